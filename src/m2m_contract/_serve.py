@@ -1,0 +1,63 @@
+"""`m2m-contract serve`: run the emulator in the foreground until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+from pathlib import Path
+
+import uvicorn
+
+from .emulator import Emulator, KeyFileError, KeySet, TenantConfigError, load_tenant
+from .emulator._server import ServerError, bind_socket, make_tls_files, url_for, uvicorn_config
+
+
+def _fail(message: str) -> int:
+    print(f"m2m-contract serve: {message}", file=sys.stderr)
+    return 2
+
+
+def _keys(path: str | None) -> KeySet | None:
+    if path is None:
+        return None
+    file = Path(path)
+    if file.exists():
+        return KeySet.from_pem_file(file)
+    keys = KeySet.generate()
+    keys.write_pem_file(file)
+    return keys
+
+
+def serve(args: argparse.Namespace) -> int:
+    try:
+        tenant = load_tenant(args.config) if args.config else None
+        keys = _keys(args.keys)
+    except (TenantConfigError, KeyFileError) as exc:
+        return _fail(str(exc))
+    if args.journal_size < 1:
+        return _fail("--journal-size must be at least 1")
+    if not 0 <= args.port <= 65535:
+        return _fail("--port must be from 0 to 65535")
+    try:
+        sock = bind_socket(args.host, args.port)
+    except ServerError as exc:
+        return _fail(str(exc))
+    emulator = Emulator(tenant, keys=keys, journal_size=args.journal_size)
+    if args.issuer:
+        emulator.tenant = dataclasses.replace(emulator.tenant, issuer=args.issuer)
+    with tempfile.TemporaryDirectory(prefix="m2m-contract-tls-") as tmp:
+        tls = make_tls_files(Path(tmp)) if args.tls else None
+        url = url_for("https" if tls else "http", args.host, sock.getsockname()[1])
+        emulator.base_url = url
+        print(f"m2m-contract emulator listening on {url}", flush=True)
+        print(f"  token endpoint: {emulator.token_url}", flush=True)
+        print(f"  issuer:         {emulator.issuer}", flush=True)
+        if tls:
+            print(f"  CA bundle:      {tls.ca_bundle}", flush=True)
+        if tenant is None:
+            print("  tenant:         built-in (client demo-client / demo-secret)", flush=True)
+        server = uvicorn.Server(uvicorn_config(emulator, tls, args.log_level))
+        server.run(sockets=[sock])
+    return 0

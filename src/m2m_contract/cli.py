@@ -1,0 +1,63 @@
+"""The `m2m-contract` command: serve | verify | token | reference-client."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "serve",
+        help="serve the Auth0 emulator over HTTP(S)",
+        description="Serve the Auth0 emulator (token endpoint, JWKS, discovery, protected API, "
+        "admin API on loopback) until interrupted.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default %(default)s)")
+    parser.add_argument("--config", metavar="FILE", help="tenant TOML file (default: the built-in demo tenant)")
+    parser.add_argument("--keys", metavar="FILE", help="PEM file of RSA private keys (written if absent) for stable tokens")
+    parser.add_argument("--issuer", help="the iss claim (default: the served URL with a trailing slash)")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a throwaway CA; its bundle path is printed")
+    parser.add_argument("--journal-size", type=int, default=10_000, help="exchanges kept in the journal (default %(default)s)")
+    parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    parser.set_defaults(run=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ._serve import serve
+
+    return serve(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="m2m-contract",
+        description="Contract tests and an Auth0 emulator for OAuth 2.0 Client Credentials.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_serve(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Command | None = getattr(args, "run", None)
+    if run is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

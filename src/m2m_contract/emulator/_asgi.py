@@ -1,0 +1,111 @@
+"""The HTTP door: a plain ASGI app over the core (served by uvicorn)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ._core import Emulator
+from ._http import Request, json_response
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_DROP_NOTE = "ASGI callable returned without completing response."
+
+
+class _QuietDrop(logging.Filter):
+    """A dropped connection is a fault we asked for, not a server error worth logging."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != _DROP_NOTE
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDrop())
+
+
+class EmulatorApp:
+    """ASGI 3 application answering every HTTP request through the emulator core."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        body = await _read_body(receive, self.emulator.max_body)
+        if body is None:
+            too_big = json_response(
+                413,
+                {"error": "invalid_request", "error_description": "Request body too large"},
+                [("connection", "close")],
+            )
+            await _send(send, too_big.status, too_big.headers, too_big.body)
+            return
+        client = scope.get("client") or ("127.0.0.1", 0)
+        request = Request(
+            method=scope["method"],
+            path=scope["path"],
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=tuple(
+                (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]
+            ),
+            body=body,
+            client_host=str(client[0]),
+        )
+        response = self.emulator.handle(request)
+        if response.delay:
+            await asyncio.sleep(response.delay)
+        if response.drop:
+            # Start an answer, then return without its body: the server closes the connection.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"100")],
+                }
+            )
+            return
+        await _send(send, response.status, response.headers, response.body)
+
+
+async def _send(send: Send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    if not any(k == b"content-length" for k, _ in raw):
+        raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None once it grows past `limit`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,237 @@
+"""The tenant model: APIs, clients, grants and policies, from Python or from a TOML file."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+SANDBOX_ISSUER = "https://loyaltyone-sandbox-pin.auth0.com/"
+SANDBOX_BASE_URL = "https://loyaltyone-sandbox-pin.auth0.com"
+DEFAULT_AUDIENCE = "https://sandbox.api.loyalty.com/"
+DEFAULT_SCOPES = ("read:appointments", "read:members", "write:transactions")
+
+OfflineAccess = Literal["ignore", "reject"]
+TokenProfile = Literal["auth0", "rfc9068"]
+AuthMethod = Literal["client_secret_post", "client_secret_basic"]
+AUTH_METHODS: tuple[AuthMethod, ...] = ("client_secret_post", "client_secret_basic")
+
+
+class TenantConfigError(ValueError):
+    """A tenant file or value that cannot be used; the message says where and what."""
+
+
+@dataclass(frozen=True)
+class Api:
+    """A resource server (an Auth0 API)."""
+
+    identifier: str
+    scopes: tuple[str, ...] = ()
+    token_lifetime: int = 86400
+
+
+@dataclass(frozen=True)
+class Client:
+    """A machine-to-machine application."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    grant_types: tuple[str, ...] = ("client_credentials",)
+    auth_methods: tuple[AuthMethod, ...] = AUTH_METHODS
+    grants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket per client: `capacity` requests at once, refilled at `per_second`."""
+
+    capacity: int
+    per_second: float
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """Everything the emulator needs to answer like one Auth0 tenant."""
+
+    apis: tuple[Api, ...] = ()
+    clients: tuple[Client, ...] = ()
+    issuer: str | None = None
+    default_audience: str | None = None
+    offline_access: OfflineAccess = "ignore"
+    rate_limit: RateLimit | None = None
+    token_profile: TokenProfile = "auth0"
+    api_audience: str | None = None
+    api_routes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def client(self, client_id: str) -> Client | None:
+        for candidate in self.clients:
+            if candidate.client_id == client_id:
+                return candidate
+        return None
+
+    def api(self, identifier: str) -> Api | None:
+        for candidate in self.apis:
+            if candidate.identifier == identifier:
+                return candidate
+        return None
+
+    @property
+    def protected_audience(self) -> str | None:
+        """The audience the emulated protected API accepts."""
+        if self.api_audience:
+            return self.api_audience
+        if self.default_audience:
+            return self.default_audience
+        return self.apis[0].identifier if self.apis else None
+
+
+def default_tenant() -> Tenant:
+    """The built-in tenant: `demo-client` / `demo-secret` on the sandbox API."""
+    return Tenant(
+        apis=(Api(DEFAULT_AUDIENCE, DEFAULT_SCOPES),),
+        clients=(
+            Client("demo-client", "demo-secret", grants={DEFAULT_AUDIENCE: DEFAULT_SCOPES}),
+        ),
+        default_audience=DEFAULT_AUDIENCE,
+        api_routes={
+            "/api/members": ("read:members",),
+            "/api/appointments": ("read:appointments",),
+            "/api/transactions": ("write:transactions",),
+        },
+    )
+
+
+def load_tenant(path: str | Path) -> Tenant:
+    """Read a tenant from a TOML file; errors name the file and the field."""
+    source = Path(path)
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TenantConfigError(f"{source}: no such tenant file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TenantConfigError(f"{source}: cannot read the tenant file ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TenantConfigError(f"{source}: not valid TOML ({exc})") from None
+    try:
+        return tenant_from_mapping(data)
+    except TenantConfigError as exc:
+        raise TenantConfigError(f"{source}: {exc}") from None
+
+
+def tenant_from_mapping(data: Mapping[str, Any]) -> Tenant:
+    """Build a tenant from parsed TOML (or any mapping of the same shape)."""
+    known = {
+        "issuer", "default_audience", "offline_access", "token_profile", "rate_limit",
+        "apis", "clients", "api_audience", "api_routes",
+    }
+    _no_unknown(data, known, "the top level")
+    apis = tuple(_api(item, i) for i, item in enumerate(_list(data, "apis")))
+    clients = tuple(_client(item, i) for i, item in enumerate(_list(data, "clients")))
+    offline = _str(data, "offline_access", "tenant", "ignore")
+    if offline not in ("ignore", "reject"):
+        raise TenantConfigError(f"offline_access must be 'ignore' or 'reject', not {offline!r}")
+    profile = _str(data, "token_profile", "tenant", "auth0")
+    if profile not in ("auth0", "rfc9068"):
+        raise TenantConfigError(f"token_profile must be 'auth0' or 'rfc9068', not {profile!r}")
+    rate_limit = None
+    if "rate_limit" in data:
+        raw = data["rate_limit"]
+        if not isinstance(raw, Mapping):
+            raise TenantConfigError("[rate_limit] must be a table with capacity and per_second")
+        _no_unknown(raw, {"capacity", "per_second"}, "[rate_limit]")
+        capacity, per_second = raw.get("capacity"), raw.get("per_second")
+        if not isinstance(capacity, int) or capacity < 1:
+            raise TenantConfigError("[rate_limit] capacity must be a positive integer")
+        if not isinstance(per_second, (int, float)) or per_second <= 0:
+            raise TenantConfigError("[rate_limit] per_second must be a positive number")
+        rate_limit = RateLimit(capacity, float(per_second))
+    routes_raw = data.get("api_routes", {})
+    if not isinstance(routes_raw, Mapping):
+        raise TenantConfigError("[api_routes] must map path prefixes to lists of scopes")
+    routes = {str(k): _scopes(v, f"api_routes.{k!s}") for k, v in routes_raw.items()}
+    return Tenant(
+        apis=apis,
+        clients=clients,
+        issuer=_opt_str(data, "issuer", "tenant"),
+        default_audience=_opt_str(data, "default_audience", "tenant"),
+        offline_access=offline,  # type: ignore[arg-type]
+        rate_limit=rate_limit,
+        token_profile=profile,  # type: ignore[arg-type]
+        api_audience=_opt_str(data, "api_audience", "tenant"),
+        api_routes=routes,
+    )
+
+
+def _api(raw: Any, index: int) -> Api:
+    where = f"[[apis]] #{index + 1}"
+    if not isinstance(raw, Mapping):
+        raise TenantConfigError(f"{where} must be a table")
+    _no_unknown(raw, {"identifier", "scopes", "token_lifetime"}, where)
+    identifier = _str(raw, "identifier", where)
+    lifetime = raw.get("token_lifetime", 86400)
+    if not isinstance(lifetime, int) or isinstance(lifetime, bool) or not 1 <= lifetime <= 2592000:
+        raise TenantConfigError(f"{where} token_lifetime must be an integer from 1 to 2592000")
+    return Api(identifier, _scopes(raw.get("scopes", []), f"{where} scopes"), lifetime)
+
+
+def _client(raw: Any, index: int) -> Client:
+    where = f"[[clients]] #{index + 1}"
+    if not isinstance(raw, Mapping):
+        raise TenantConfigError(f"{where} must be a table")
+    _no_unknown(
+        raw, {"client_id", "client_secret", "grant_types", "auth_methods", "grants"}, where
+    )
+    client_id = _str(raw, "client_id", where)
+    where = f"client {client_id!r}"
+    secret = _str(raw, "client_secret", where)
+    grant_types = _scopes(raw.get("grant_types", ["client_credentials"]), f"{where} grant_types")
+    methods = _scopes(raw.get("auth_methods", list(AUTH_METHODS)), f"{where} auth_methods")
+    for method in methods:
+        if method not in AUTH_METHODS:
+            raise TenantConfigError(
+                f"{where} auth_methods: {method!r} is not one of {', '.join(AUTH_METHODS)}"
+            )
+    grants_raw = raw.get("grants", {})
+    if not isinstance(grants_raw, Mapping):
+        raise TenantConfigError(f"{where} grants must map audiences to lists of scopes")
+    grants = {str(aud): _scopes(s, f"{where} grants.{aud!s}") for aud, s in grants_raw.items()}
+    return Client(client_id, secret, grant_types, methods, grants)  # type: ignore[arg-type]
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise TenantConfigError(f"{key} must be an array of tables ([[{key}]])")
+    return value
+
+
+def _str(data: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise TenantConfigError(f"{where}: {key} must be a non-empty string")
+    return value
+
+
+def _opt_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
+    return _str(data, key, where) if key in data else None
+
+
+def _scopes(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise TenantConfigError(f"{where} must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _no_unknown(data: Mapping[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise TenantConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}"
+        )

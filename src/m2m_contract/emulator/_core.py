@@ -1,0 +1,320 @@
+"""The emulator core: routes one Request to one Response, like an Auth0 tenant would.
+
+No HTTP library lives here; the doors (httpx transport, respx, ASGI) translate to and from
+`Request`/`Response` and carry out the delays and dropped connections a fault asks for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any
+
+from . import _grant, _tokens
+from ._admin import handle_admin
+from ._api import handle_api
+from ._clock import Clock, SystemClock
+from ._config import SANDBOX_BASE_URL, Tenant, default_tenant
+from ._faults import Fault, FaultQueue
+from ._http import Response, json_response, oauth_error
+from ._http import Request as Request
+from ._journal import DEFAULT_JOURNAL_SIZE, Exchange, Journal, Kind
+from ._keys import KeySet, shared_keys
+from ._ratelimit import RateLimiter
+from ._token_request import BadRequest, parse_token_request
+
+MAX_BODY = 64 * 1024
+RATE_LIMITED = (
+    "Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and "
+    "X-RateLimit-Reset headers."
+)
+_MAX_REVOKED = 100_000
+
+
+class Emulator:
+    """An Auth0 tenant in a box: token endpoint, JWKS, discovery, a protected API, faults."""
+
+    def __init__(
+        self,
+        tenant: Tenant | None = None,
+        *,
+        keys: KeySet | None = None,
+        clock: Clock | None = None,
+        base_url: str = SANDBOX_BASE_URL,
+        journal_size: int = DEFAULT_JOURNAL_SIZE,
+        max_body: int = MAX_BODY,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.keys = keys or shared_keys()
+        self.faults = FaultQueue()
+        self.journal = Journal(journal_size)
+        self.max_body = max_body
+        self._lock = threading.Lock()
+        self._revoked: OrderedDict[bytes, None] = OrderedDict()
+        self.base_url = base_url
+        self.tenant = tenant or default_tenant()
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def tenant(self) -> Tenant:
+        return self._tenant
+
+    @tenant.setter
+    def tenant(self, tenant: Tenant) -> None:
+        self._tenant = tenant
+        self._limiter = RateLimiter(tenant.rate_limit, self.clock) if tenant.rate_limit else None
+        self._secrets = tuple(c.client_secret for c in tenant.clients)
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @base_url.setter
+    def base_url(self, url: str) -> None:
+        self._base_url = url.rstrip("/")
+
+    @property
+    def issuer(self) -> str:
+        """The `iss` of issued tokens: the tenant's, or the served URL with a trailing slash."""
+        return self._tenant.issuer or f"{self._base_url}/"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self._base_url}/oauth/token"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self._base_url}/.well-known/jwks.json"
+
+    @property
+    def api_url(self) -> str:
+        """A protected API route the default tenant's grant can call."""
+        return f"{self._base_url}/api/members"
+
+    def add_fault(self, fault: Fault) -> Fault:
+        return self.faults.add(fault)
+
+    def revoke(self, token: str) -> None:
+        """Make the protected API reject `token` from now on."""
+        with self._lock:
+            self._revoked[hashlib.sha256(token.encode()).digest()] = None
+            if len(self._revoked) > _MAX_REVOKED:
+                self._revoked.popitem(last=False)
+
+    def is_revoked(self, token: str) -> bool:
+        with self._lock:
+            return hashlib.sha256(token.encode()).digest() in self._revoked
+
+    def reset(self) -> None:
+        """Forget faults, the journal, revocations and rate-limit state."""
+        self.faults.clear()
+        self.journal.clear()
+        with self._lock:
+            self._revoked.clear()
+        if self._limiter:
+            self._limiter.reset()
+
+    def issue_token(
+        self,
+        client_id: str = "demo-client",
+        *,
+        audience: str | None = None,
+        scopes: tuple[str, ...] | None = None,
+        lifetime: int | None = None,
+    ) -> str:
+        """Mint a token directly (no request, no journal entry), e.g. to test an API caller."""
+        aud = audience or self._tenant.protected_audience or ""
+        api = self._tenant.api(aud)
+        client = self._tenant.client(client_id)
+        granted = client.grants.get(aud, ()) if client else ()
+        return _tokens.issue(
+            self.keys,
+            profile=self._tenant.token_profile,
+            issuer=self.issuer,
+            client_id=client_id,
+            audience=aud,
+            scopes=granted if scopes is None else scopes,
+            now=int(self.clock.time()),
+            lifetime=lifetime or (api.token_lifetime if api else 86400),
+        )
+
+    def verify(self, token: str) -> _tokens.Verified:
+        """Validate a token as the protected API does (raises InvalidToken)."""
+        return _tokens.verify(
+            token,
+            self.keys,
+            issuer=self.issuer,
+            audience=self._tenant.protected_audience,
+            now=self.clock.time(),
+        )
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request; every answer except the admin API's is journaled."""
+        path = request.path
+        if path.startswith("/__admin/") or path == "/__admin":
+            return handle_admin(self, request)
+        started = self.clock.monotonic()
+        kind, params, fault_name = self._kind(path), None, None
+        if len(request.body) > self.max_body:
+            response = oauth_error(413, "invalid_request", f"Request body over {self.max_body} bytes")
+        elif kind == "token":
+            response, params, fault_name = self._token(request)
+        elif kind == "api":
+            response, fault_name = self._api(request)
+        else:
+            response = self._static(kind, request)
+        if request.method == "HEAD":
+            response = replace(response, body=b"")
+        self.journal.append(
+            Exchange(
+                self.journal.next_seq(),
+                kind,
+                started,
+                request,
+                response,
+                params,
+                fault_name,
+                self._secrets,
+            )
+        )
+        return response
+
+    @staticmethod
+    def _kind(path: str) -> Kind:
+        if path == "/oauth/token":
+            return "token"
+        if path == "/api" or path.startswith("/api/"):
+            return "api"
+        return {
+            "/.well-known/jwks.json": "jwks",
+            "/.well-known/openid-configuration": "discovery",
+            "/healthz": "health",
+        }.get(path, "other")  # type: ignore[return-value]
+
+    def _static(self, kind: Kind, request: Request) -> Response:
+        if kind == "other":
+            return json_response(
+                404, {"error": "not_found", "error_description": f"No route for {request.path[:200]}"}
+            )
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed("GET, HEAD")
+        if kind == "jwks":
+            return json_response(200, self.keys.jwks())
+        if kind == "health":
+            return json_response(200, {"status": "ok"})
+        return json_response(200, self._discovery())
+
+    def _discovery(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer,
+            "token_endpoint": self.token_url,
+            "jwks_uri": self.jwks_url,
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["token"],
+            "scopes_supported": sorted({s for api in self._tenant.apis for s in api.scopes}),
+        }
+
+    def _token(self, request: Request) -> tuple[Response, dict[str, Any] | None, str | None]:
+        fault = self.faults.take("token")
+        params: dict[str, Any] | None = None
+        if fault is not None and fault.action in ("respond", "drop"):
+            return _fault_response(fault), _safe_params(request), fault.action
+        if request.method != "POST":
+            response = _method_not_allowed("POST")
+        else:
+            try:
+                parsed = parse_token_request(request)
+                params = parsed.params
+                response = self._grant(parsed)
+            except BadRequest as exc:
+                response = exc.response
+        if fault is not None:
+            response = _mangle(response, fault)
+        return response, params, fault.action if fault else None
+
+    def _grant(self, parsed: Any) -> Response:
+        _grant.check_grant_type(parsed.params)
+        limit_headers: list[tuple[str, str]] = []
+        if self._limiter is not None:
+            decision = self._limiter.take(parsed.client_id or "")
+            limit_headers = decision.headers()
+            if not decision.allowed:
+                return oauth_error(
+                    429,
+                    "too_many_requests",
+                    RATE_LIMITED,
+                    [("retry-after", str(decision.retry_after)), *limit_headers],
+                )
+        client = _grant.authenticate(self._tenant, parsed)
+        audience, scopes, lifetime = _grant.authorise(self._tenant, client, parsed.params)
+        token = _tokens.issue(
+            self.keys,
+            profile=self._tenant.token_profile,
+            issuer=self.issuer,
+            client_id=client.client_id,
+            audience=audience,
+            scopes=scopes,
+            now=int(self.clock.time()),
+            lifetime=lifetime,
+        )
+        response = _grant.success(token, lifetime, scopes, {})
+        response.headers.extend(limit_headers)
+        return response
+
+    def _api(self, request: Request) -> tuple[Response, str | None]:
+        fault = self.faults.take("api")
+        if fault is not None and fault.action in ("respond", "drop"):
+            return _fault_response(fault), fault.action
+        response = handle_api(request, self._tenant.api_routes, self.verify, self.is_revoked)
+        if fault is not None:
+            response = replace(response, delay=fault.delay)
+        return response, fault.action if fault else None
+
+
+def _method_not_allowed(allow: str) -> Response:
+    return oauth_error(
+        405, "method_not_allowed", f"Method not allowed; use {allow}", [("allow", allow)]
+    )
+
+
+def _fault_response(fault: Fault) -> Response:
+    if fault.action == "drop":
+        return Response(502, [("content-type", "text/plain")], b"", fault.delay, drop=True)
+    return Response(fault.status, list(fault.headers), fault.body, fault.delay)
+
+
+def _safe_params(request: Request) -> dict[str, Any] | None:
+    try:
+        return parse_token_request(request).params
+    except BadRequest:
+        return None
+
+
+def _mangle(response: Response, fault: Fault) -> Response:
+    """Apply a malformed-response or spurious-refresh-token fault to a successful answer."""
+    response = replace(response, delay=fault.delay)
+    if response.status != 200 or fault.action == "pass":
+        return response
+    if fault.action == "non_json":
+        return replace(
+            response,
+            headers=[("content-type", "text/html; charset=utf-8")],
+            body=b"<html><body>OK</body></html>",
+        )
+    body = json.loads(response.body)
+    if fault.action == "no_access_token":
+        del body["access_token"]
+    elif fault.action == "wrong_token_type":
+        body["token_type"] = "mac"
+    elif fault.action == "refresh_token":
+        body["refresh_token"] = secrets.token_urlsafe(32)
+    return replace(response, body=json.dumps(body, separators=(",", ":")).encode())
