@@ -89,7 +89,7 @@ class Fault:
         return cls.respond(target, status, html=page, **kwargs)
 
     @classmethod
-    def delay(cls, target: Target, seconds: float, *, times: int | None = 1) -> Fault:
+    def delayed(cls, target: Target, seconds: float, *, times: int | None = 1) -> Fault:
         """Answer normally, but only after `seconds`."""
         return cls(target, "pass", delay=seconds, times=times)
 
