@@ -1,13 +1,194 @@
-"""The m2m-contract pytest plugin: emulator fixtures (registered via the pytest11 entry point)."""
+"""The m2m-contract pytest plugin (registered through the pytest11 entry point).
+
+Emulator fixtures for anyone's tests, and the conformance options, parametrisation and
+reporting behind `suites/conformance` and `m2m-contract verify`.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from .contract import PROFILES
 from .emulator import Emulator, EmulatorServer, FakeClock
+from .harness import (
+    SCENARIOS,
+    BaselineError,
+    CallableRunner,
+    CaseResult,
+    ClientRunner,
+    CommandRunner,
+    ConformanceSession,
+    Options,
+    SetupError,
+    cases,
+    load_baseline,
+    table,
+    write_json,
+)
 
+DEFAULT_CLIENT = "m2m_contract.client:run_protocol"
+
+
+@dataclass
+class _State:
+    options: Options
+    scenarios: list[str]
+    client_cmd: str | None
+    client_py: str
+    report_json: str | None
+    results: list[CaseResult] = field(default_factory=list)
+    _runner: ClientRunner | None = None
+
+    def runner(self) -> ClientRunner:
+        if self._runner is None:
+            try:
+                self._runner = (
+                    CommandRunner.from_string(self.client_cmd)
+                    if self.client_cmd is not None
+                    else CallableRunner.from_string(self.client_py)
+                )
+            except SetupError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        return self._runner
+
+    @property
+    def label(self) -> str:
+        return self.client_cmd if self.client_cmd is not None else self.client_py
+
+
+_STATE = pytest.StashKey[_State]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("m2m-contract", "m2m-contract conformance")
+    group.addoption("--client-cmd", dest="m2m_client_cmd", metavar="CMD",
+                    help="run this command as the client under test (command-client protocol)")
+    group.addoption("--client-py", dest="m2m_client_py", metavar="MODULE:FUNCTION",
+                    help="call this Python function(env) -> exit status as the client under test")
+    group.addoption("--tls", dest="m2m_tls", action="store_true",
+                    help="serve the emulator over HTTPS with a throwaway CA (M2M_CA_BUNDLE)")
+    group.addoption("--scenario", dest="m2m_scenarios", action="append", default=[],
+                    metavar="NAME", help="run only this scenario (repeatable)")
+    group.addoption("--m2m-profile", dest="m2m_profile", choices=PROFILES, default="loyaltyone",
+                    help="contract profile (default: loyaltyone, the partner document)")
+    group.addoption("--m2m-strict", dest="m2m_strict", action="store_true",
+                    help="turn SHOULD warnings into failures")
+    group.addoption("--m2m-baseline", dest="m2m_baseline", metavar="FILE",
+                    help="expected failures, one scenario:check-id per line")
+    group.addoption("--m2m-report-json", dest="m2m_report_json", metavar="PATH",
+                    help="write the JSON conformance report here")
+    group.addoption("--m2m-scenario-timeout", dest="m2m_timeout", type=float, default=30.0,
+                    metavar="SECONDS", help="kill the client after this long (default 30)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance: a check of the client-credentials contract")
+    opt = config.option
+    if opt.m2m_client_cmd is not None and opt.m2m_client_py is not None:
+        raise pytest.UsageError("use --client-cmd or --client-py, not both")
+    unknown = [s for s in opt.m2m_scenarios if s not in SCENARIOS]
+    if unknown:
+        raise pytest.UsageError(
+            f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}"
+        )
+    if opt.m2m_timeout <= 0:
+        raise pytest.UsageError("--m2m-scenario-timeout must be positive")
+    try:
+        baseline = load_baseline(opt.m2m_baseline) if opt.m2m_baseline else frozenset()
+    except BaselineError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    options = Options(opt.m2m_profile, opt.m2m_strict, opt.m2m_tls, opt.m2m_timeout, baseline)
+    state = _State(
+        options,
+        list(dict.fromkeys(opt.m2m_scenarios)) or list(SCENARIOS),
+        opt.m2m_client_cmd,
+        opt.m2m_client_py or DEFAULT_CLIENT,
+        opt.m2m_report_json,
+    )
+    config.stash[_STATE] = state
+    if opt.m2m_client_cmd is not None or opt.m2m_client_py is not None:
+        state.runner()  # a client that cannot start is a usage error, reported at once
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "m2m_case" not in metafunc.fixturenames:
+        return
+    state = metafunc.config.stash[_STATE]
+    pairs = cases(state.scenarios, state.options.profile)
+    metafunc.parametrize("m2m_case", pairs, ids=[f"{s}:{c}" for s, c in pairs])
+
+
+@pytest.fixture(scope="session")
+def m2m_conformance(request: pytest.FixtureRequest) -> ConformanceSession:
+    """The conformance session: every collected scenario is run once, side by side."""
+    state = request.config.stash[_STATE]
+    session = ConformanceSession(state.runner(), state.options)
+    wanted = [
+        item.callspec.params["m2m_case"][0]
+        for item in request.session.items
+        if isinstance(item, pytest.Function)
+        and hasattr(item, "callspec")
+        and "m2m_case" in item.callspec.params
+    ]
+    session.prepare(wanted)
+    return session
+
+
+def check_case(session: ConformanceSession, case: tuple[str, str], node: pytest.Item) -> None:
+    """Judge one (scenario, check) and turn the verdict into a pytest outcome."""
+    scenario, check_id = case
+    result = session.judge(scenario, check_id)
+    node.user_properties.append(("m2m_result", json.dumps(result.to_json())))
+    detail = f"{check_id} ({result.severity}, {result.clause}): {result.message}"
+    if result.evidence:
+        detail += "\n" + result.evidence
+    if result.baseline == "stale":
+        pytest.fail(f"stale baseline entry {scenario}:{check_id}: the check passes now; "
+                    f"remove it from the baseline", pytrace=False)
+    if result.baseline == "expected":
+        pytest.xfail(f"in the baseline: {detail}")
+    if result.status == "failed":
+        pytest.fail(detail, pytrace=False)
+    if result.status == "skipped":
+        pytest.skip(result.message)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call":
+        return
+    for name, value in report.user_properties:
+        if name == "m2m_result" and isinstance(value, str):
+            _RESULTS.append(CaseResult(**json.loads(value)))
+
+
+_RESULTS: list[CaseResult] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _RESULTS.clear()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if not _RESULTS or hasattr(config, "workerinput"):
+        return
+    state = config.stash[_STATE]
+    terminalreporter.section("m2m-contract conformance")
+    terminalreporter.write_line(
+        table(_RESULTS, client=state.label, profile=state.options.profile,
+              strict=state.options.strict)
+    )
+    if state.report_json:
+        write_json(Path(state.report_json), _RESULTS, client=state.label,
+                   profile=state.options.profile, strict=state.options.strict)
+        terminalreporter.write_line(f"JSON report written to {state.report_json}")
+
+
+# -- emulator fixtures -----------------------------------------------------------------------
 
 @pytest.fixture
 def m2m_clock() -> FakeClock:

@@ -1,0 +1,100 @@
+"""The check type, verdicts and the registry; the checks themselves live in _checks.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ._model import Observation
+
+Severity = Literal["MUST", "SHOULD"]
+Status = Literal["passed", "failed", "warning", "skipped"]
+PROFILES = ("loyaltyone", "rfc6749")
+Profile = Literal["loyaltyone", "rfc6749"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a check found: `ok` None means it had nothing to judge in this run."""
+
+    ok: bool | None
+    message: str
+    culprits: tuple[int, ...] = ()  # journal sequence numbers of the exchanges at fault
+
+
+def passed(message: str) -> Result:
+    return Result(True, message)
+
+
+def failed(message: str, *culprits: int) -> Result:
+    return Result(False, message, culprits)
+
+
+def nothing(message: str) -> Result:
+    return Result(None, message)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One clause of the contract, judged over one observation."""
+
+    id: str
+    severity: Severity
+    clause: str
+    title: str
+    judge: Callable[[Observation], Result] = field(repr=False, compare=False)
+    scenarios: frozenset[str] | None = None  # None: every scenario
+    profiles: frozenset[str] = frozenset(PROFILES)
+
+    def applies(self, scenario: str, profile: str) -> bool:
+        in_scenario = self.scenarios is None or scenario in self.scenarios
+        return in_scenario and profile in self.profiles
+
+    def run(self, observation: Observation) -> Result:
+        """Judge; a bug in a check becomes a failed verdict, never an exception."""
+        try:
+            return self.judge(observation)
+        except Exception as exc:  # noqa: BLE001 - a verdict must always come back
+            return failed(f"the check could not judge this run ({type(exc).__name__})")
+
+
+def status_of(check: Check, result: Result, strict: bool = False) -> Status:
+    if result.ok is None:
+        return "skipped"
+    if result.ok:
+        return "passed"
+    if check.severity == "SHOULD" and not strict:
+        return "warning"
+    return "failed"
+
+
+CATALOGUE: dict[str, Check] = {}
+
+
+def check(
+    id: str,
+    severity: Severity,
+    clause: str,
+    title: str,
+    *,
+    scenarios: tuple[str, ...] | None = None,
+    profiles: tuple[str, ...] = PROFILES,
+) -> Callable[[Callable[[Observation], Result]], Callable[[Observation], Result]]:
+    """Register the decorated function as a check in the catalogue."""
+
+    def register(judge: Callable[[Observation], Result]) -> Callable[[Observation], Result]:
+        if id in CATALOGUE:
+            raise ValueError(f"duplicate check id {id}")
+        CATALOGUE[id] = Check(
+            id,
+            severity,
+            clause,
+            title,
+            judge,
+            frozenset(scenarios) if scenarios is not None else None,
+            frozenset(profiles),
+        )
+        return judge
+
+    return register
