@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__
+from . import __version__, _verify
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -35,6 +35,25 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(args)
 
 
+def _add_checks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("checks", help="list the contract's checks",
+                            description="List every check with its severity and clause.")
+    parser.add_argument("--markdown", action="store_true", help="print docs/checks.md")
+    parser.set_defaults(run=_checks)
+
+
+def _checks(args: argparse.Namespace) -> int:
+    from .contract import CATALOGUE
+    from .harness import catalogue_markdown
+
+    if args.markdown:
+        sys.stdout.write(catalogue_markdown())
+        return 0
+    for check in CATALOGUE.values():
+        print(f"{check.id:<36} {check.severity:<6} {check.clause:<22} {check.title}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="m2m-contract",
@@ -43,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(sub)
+    _verify.add_parser(sub)
+    _add_checks(sub)
     return parser
 
 

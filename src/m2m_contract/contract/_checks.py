@@ -224,7 +224,7 @@ def _header_problem(call: ApiCall) -> str | None:
     if call.authorization is None:
         return "has no Authorization header"
     scheme, sep, rest = call.authorization.partition(" ")
-    if scheme != "Bearer":
+    if scheme.lower() != "bearer":  # auth schemes are case-insensitive (RFC 7235 §2.1)
         return f"uses the {scheme[:20]!r} scheme; expected 'Authorization: Bearer <token>'"
     if not _B64TOKEN.fullmatch(rest):
         return "the bearer credentials are not a single b64token (RFC 6750 §2.1)"

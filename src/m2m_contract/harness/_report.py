@@ -73,7 +73,9 @@ def _describe(call: Call, obs: Observation) -> tuple[str, str]:
     return redact(f"{call.method} {call.path}", obs.secrets), str(call.status)
 
 
-def evidence(obs: Observation, culprits: Iterable[int] = (), limit: int = 12) -> str:
+def evidence(
+    obs: Observation, culprits: Iterable[int] = (), limit: int = 12, output_lines: int = 5
+) -> str:
     """The run as a short sequence of exchanges, culprits marked with '!!'."""
     marked = set(culprits)
     lines = []
@@ -86,6 +88,10 @@ def evidence(obs: Observation, culprits: Iterable[int] = (), limit: int = 12) ->
         lines.append(f"   ... {extra} more exchange(s)")
     exit_code = "killed (time limit)" if obs.outcome.timed_out else obs.outcome.exit_code
     lines.append(f"   client exit status: {exit_code}")
+    output = [line for line in obs.outcome.output.splitlines() if line.strip()][-output_lines:]
+    if output:
+        lines.append("   client output (last lines, redacted):")
+        lines += [f"     | {redact(line, obs.secrets)[:200]}" for line in output]
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ from ._report import CaseResult, judge
 from ._runner import DEFAULT_TIMEOUT, ClientRunner, run_scenario
 from ._scenarios import SCENARIOS
 
-MAX_PARALLEL = 8
+MAX_PARALLEL = 16
 
 
 @dataclass(frozen=True)
