@@ -9,3 +9,5 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.load_profile("ci")
+
+pytest_plugins = ["pytester"]

@@ -15,6 +15,12 @@ from typing import Any
 
 import httpx
 
+import authlib.deprecate  # noqa: F401  (it installs an 'always' filter; ours must come after)
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # Authlib deprecates its httpx module in favour of httpx2
+    from authlib.integrations.httpx_client import OAuth2Client
+
 
 @dataclass(frozen=True)
 class Knobs:
@@ -164,10 +170,6 @@ def authlib_client(env: Mapping[str, str]) -> int:
     and accepts a 200 without access_token; this wrapper fetches with client_credentials
     itself and checks the answer, as a careful integrator would.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Authlib deprecates its httpx module in favour of httpx2
-        from authlib.integrations.httpx_client import OAuth2Client
-
     scope = env["M2M_SCOPE"] or None
     extra = {"audience": env["M2M_AUDIENCE"]} if env.get("M2M_AUDIENCE") else {}
     calls = int(env.get("M2M_API_CALLS", "1") or 1)
@@ -208,3 +210,8 @@ def authlib_client(env: Mapping[str, str]) -> int:
             print(f"error: {type(exc).__name__}: {exc}")
             return 1
     return 0
+
+
+# Module-level variants, so `--client-py tests.conformance.clients:NAME` can name them.
+comma_scope = variant(body="comma-scope")
+form_body = variant(body="form")

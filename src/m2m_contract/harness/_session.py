@@ -71,6 +71,12 @@ class ConformanceSession:
         self.prepare([scenario])
         return self._observations[scenario]
 
+    def results(self, scenarios: Iterable[str]) -> list[CaseResult]:
+        """Run `scenarios` side by side, then judge every check that applies to them."""
+        names = list(dict.fromkeys(scenarios))
+        self.prepare(names)
+        return [self.judge(s, c) for s, c in cases(names, self.options.profile)]
+
     def judge(self, scenario: str, check_id: str) -> CaseResult:
         check: Check = CATALOGUE[check_id]
         result = judge(check, self.observation(scenario), strict=self.options.strict)

@@ -7,7 +7,8 @@ const calls = Number(env.M2M_API_CALLS || "1");
 const intervalMs = Number(env.M2M_API_INTERVAL_MS || "0");
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let cached = null; // { token, expiresAt, refresh }
+let cached = null; // { token, expiresAt }
+let lastRefresh = null; // a refresh_token the server sent (only the mutant uses it)
 
 async function fetchToken(grant = "client_credentials") {
   const body = {
@@ -18,7 +19,7 @@ async function fetchToken(grant = "client_credentials") {
   const scope = (env.M2M_SCOPE || "").split(" ").filter(Boolean);
   if (scope.length) body.scope = mutation === "array-scope" ? scope : scope.join(" ");
   if (env.M2M_AUDIENCE) body.audience = env.M2M_AUDIENCE;
-  if (grant === "refresh_token") body.refresh_token = cached && cached.refresh;
+  if (grant === "refresh_token") body.refresh_token = lastRefresh;
   for (let attempt = 0; attempt < 4; attempt++) {
     const sent = performance.now();
     const res = await fetch(env.M2M_TOKEN_URL, {
@@ -41,8 +42,8 @@ async function fetchToken(grant = "client_credentials") {
       if (mutation === "bearer-undefined") return { token: String(data && data.access_token), expiresAt: 0 };
       throw new Error(`token request failed (HTTP ${res.status})`);
     }
-    return { token: data.access_token, expiresAt: sent + Number(data.expires_in) * 1000 - 200,
-             refresh: data.refresh_token };
+    if (data.refresh_token) lastRefresh = data.refresh_token;
+    return { token: data.access_token, expiresAt: sent + Number(data.expires_in) * 1000 - 200 };
   }
   throw new Error("token endpoint kept failing");
 }
@@ -50,7 +51,7 @@ async function fetchToken(grant = "client_credentials") {
 async function token() {
   const expired = !cached || performance.now() >= cached.expiresAt;
   if (mutation === "no-cache" || expired) {
-    cached = cached && expired && mutation === "refresh-grant" && cached.refresh
+    cached = mutation === "refresh-grant" && lastRefresh
       ? await fetchToken("refresh_token")
       : await fetchToken();
   }

@@ -1,0 +1,113 @@
+"""The check catalogue: scope grammar, verdicts on arbitrary traffic, docs in step."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from m2m_contract.contract import (
+    CATALOGUE,
+    Observation,
+    Outcome,
+    Settings,
+    is_valid_scope,
+    observe,
+    scope_problem,
+)
+from m2m_contract.emulator import Exchange, Request, Response
+from m2m_contract.harness import SCENARIOS, catalogue_markdown
+
+NQCHAR = st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters='"\\')
+RFC_SCOPE = re.compile(r'[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*')
+SETTINGS = Settings("http://127.0.0.1:1/oauth/token", "client", "s3cr3t-value", "read:members")
+
+
+@given(st.lists(st.text(NQCHAR, min_size=1, max_size=12), min_size=1, max_size=5))
+def test_scopes_built_from_the_rfc_grammar_are_valid(tokens: list[str]) -> None:
+    value = " ".join(tokens)
+    assert is_valid_scope(value)
+    problem = scope_problem(value)
+    # The contract adds two rules to the grammar: no comma separators, no repeats.
+    if "," in value or len(set(tokens)) != len(tokens):
+        assert problem is not None
+    else:
+        assert problem is None
+
+
+@given(st.text(max_size=40))
+def test_scope_check_agrees_with_the_rfc_grammar_on_any_string(value: str) -> None:
+    grammatical = RFC_SCOPE.fullmatch(value) is not None
+    assert is_valid_scope(value) == grammatical
+    problem = scope_problem(value)
+    if value and not grammatical:
+        assert problem is not None
+    if problem is None and value:
+        assert grammatical
+
+
+def test_scope_problems_say_what_is_wrong() -> None:
+    assert "array" in (scope_problem(["a", "b"]) or "")
+    assert "comma" in (scope_problem("a,b") or "")
+    assert "several spaces" in (scope_problem("a  b") or "")
+    assert "leading or trailing" in (scope_problem(" a") or "")
+    assert scope_problem("read:members write:transactions") is None
+    assert scope_problem("") is None
+
+
+_headers = st.lists(
+    st.tuples(st.sampled_from(["content-type", "authorization", "x-any", "retry-after",
+                                "www-authenticate"]), st.text(max_size=30)),
+    max_size=4,
+)
+_exchange = st.builds(
+    lambda seq, kind, method, path, query, hdrs, body, status, rhdrs, rbody: Exchange(
+        seq, kind, float(seq), Request(method, path, query, tuple(hdrs), body),
+        Response(status, list(rhdrs), rbody),
+    ),
+    st.integers(1, 1000),
+    st.sampled_from(["token", "api", "other", "jwks"]),
+    st.sampled_from(["GET", "POST", "PUT", "HEAD"]),
+    st.sampled_from(["/oauth/token", "/api/members", "/x"]),
+    st.text(max_size=20),
+    _headers,
+    st.one_of(st.binary(max_size=80), st.sampled_from([
+        b'{"client_id":"c","client_secret":"s","grant_type":"client_credentials"}',
+        b'{"scope":["a",1],"grant_type":2}', b"client_id=a&client_id=b", b"[]", b"{}",
+    ])),
+    st.integers(100, 599),
+    _headers,
+    st.one_of(st.binary(max_size=60), st.sampled_from([
+        b'{"access_token":"t","token_type":"Bearer","expires_in":"x"}',
+        b'{"access_token":5,"expires_in":-1}', b'{"error":"invalid_token"}',
+    ])),
+)
+
+
+@given(st.lists(_exchange, max_size=8), st.one_of(st.none(), st.integers(-1, 3)),
+       st.booleans(), st.text(max_size=30), st.sampled_from(sorted(SCENARIOS)))
+def test_every_check_returns_a_verdict_on_arbitrary_traffic(
+    exchanges: list[Exchange], code: int | None, timed_out: bool, output: str, scenario: str
+) -> None:
+    obs: Observation = observe(scenario, SETTINGS, exchanges, Outcome(code, timed_out, output))
+    for check in CATALOGUE.values():
+        result = check.judge(obs)  # the raw judge: no safety net
+        assert result.ok in (True, False, None)
+        assert "s3cr3t-value" not in result.message
+
+
+def test_every_check_has_a_clause_a_severity_and_known_scenarios() -> None:
+    for check in CATALOGUE.values():
+        assert re.fullmatch(r"[a-z0-9-]+", check.id)
+        assert check.severity in ("MUST", "SHOULD")
+        assert check.clause and check.title
+        assert check.scenarios is None or check.scenarios <= set(SCENARIOS)
+
+
+def test_docs_checks_md_is_generated_from_the_catalogue() -> None:
+    docs = Path(__file__).parents[2] / "docs" / "checks.md"
+    assert docs.read_text(encoding="utf-8") == catalogue_markdown(), (
+        "docs/checks.md is stale: run `m2m-contract checks --markdown > docs/checks.md`"
+    )
