@@ -27,24 +27,45 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         epilog="exit status: 0 no failed MUST check, 1 failures, 2 usage or setup error",
     )
     parser.add_argument("--client-cmd", metavar="CMD", help="the client command, as one string")
-    parser.add_argument("--client-py", metavar="MODULE:FUNCTION",
-                        help="a Python function(env) -> exit status")
-    parser.add_argument("--tls", action="store_true",
-                        help="serve the emulator over HTTPS (throwaway CA in M2M_CA_BUNDLE)")
-    parser.add_argument("--scenario", action="append", default=[], choices=list(SCENARIOS),
-                        metavar="NAME", help="run only this scenario (repeatable)")
-    parser.add_argument("--profile", choices=PROFILES, default="loyaltyone",
-                        help="contract profile (default %(default)s)")
+    parser.add_argument(
+        "--client-py", metavar="MODULE:FUNCTION", help="a Python function(env) -> exit status"
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve the emulator over HTTPS (throwaway CA in M2M_CA_BUNDLE)",
+    )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        choices=list(SCENARIOS),
+        metavar="NAME",
+        help="run only this scenario (repeatable)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="loyaltyone",
+        help="contract profile (default %(default)s)",
+    )
     parser.add_argument("--strict", action="store_true", help="warnings fail the run")
-    parser.add_argument("--baseline", metavar="FILE",
-                        help="expected failures, one scenario:check-id per line")
+    parser.add_argument(
+        "--baseline", metavar="FILE", help="expected failures, one scenario:check-id per line"
+    )
     parser.add_argument("--report-json", metavar="PATH", help="write the JSON report here")
     parser.add_argument("--junitxml", metavar="PATH", help="write a JUnit XML report here")
-    parser.add_argument("--scenario-timeout", type=float, default=30.0, metavar="SECONDS",
-                        help="kill the client after this long (default %(default)s)")
+    parser.add_argument(
+        "--scenario-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="kill the client after this long (default %(default)s)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="list every check")
-    parser.add_argument("command", nargs=argparse.REMAINDER,
-                        help="after '--': the client command and its arguments")
+    parser.add_argument(
+        "command", nargs=argparse.REMAINDER, help="after '--': the client command and its arguments"
+    )
     parser.set_defaults(run=run)
 
 
@@ -60,17 +81,23 @@ def pytest_args(args: argparse.Namespace) -> list[str] | str:
         return "use a client command or --client-py, not both"
     out = [
         str(SUITE_DIR / "test_conformance.py"),
-        "-c", str(SUITE_DIR / "pytest.ini"),
-        "--rootdir", str(SUITE_DIR),
-        "-p", "no:cacheprovider",
-        "-p", "no:randomly",
+        "-c",
+        str(SUITE_DIR / "pytest.ini"),
+        "--rootdir",
+        str(SUITE_DIR),
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
         "--no-header",
         "-q" if not args.verbose else "-v",
         "--tb=no",
         "--assert=plain",
         "-rN",
-        "--m2m-profile", args.profile,
-        "--m2m-scenario-timeout", str(args.scenario_timeout),
+        "--m2m-profile",
+        args.profile,
+        "--m2m-scenario-timeout",
+        str(args.scenario_timeout),
     ]
     if client_cmd is not None:
         out += ["--client-cmd", client_cmd]
@@ -78,8 +105,11 @@ def pytest_args(args: argparse.Namespace) -> list[str] | str:
         out += ["--client-py", args.client_py]
     for name in args.scenario:
         out += ["--scenario", name]
-    for flag, value in (("--m2m-baseline", args.baseline), ("--m2m-report-json", args.report_json),
-                        ("--junitxml", args.junitxml)):
+    for flag, value in (
+        ("--m2m-baseline", args.baseline),
+        ("--m2m-report-json", args.report_json),
+        ("--junitxml", args.junitxml),
+    ):
         if value:
             out += [flag, str(Path(value).resolve())]
     if args.tls:

@@ -18,14 +18,37 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Serve the Auth0 emulator (token endpoint, JWKS, discovery, protected API, "
         "admin API on loopback) until interrupted.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default %(default)s)")
-    parser.add_argument("--config", metavar="FILE", help="tenant TOML file (default: the built-in demo tenant)")
-    parser.add_argument("--keys", metavar="FILE", help="PEM file of RSA private keys (written if absent) for stable tokens")
-    parser.add_argument("--issuer", help="the iss claim (default: the served URL with a trailing slash)")
-    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a throwaway CA; its bundle path is printed")
-    parser.add_argument("--journal-size", type=int, default=10_000, help="exchanges kept in the journal (default %(default)s)")
-    parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port (0 picks a free one; default %(default)s)"
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="tenant TOML file (default: the built-in demo tenant)"
+    )
+    parser.add_argument(
+        "--keys",
+        metavar="FILE",
+        help="PEM file of RSA private keys (written if absent) for stable tokens",
+    )
+    parser.add_argument(
+        "--issuer", help="the iss claim (default: the served URL with a trailing slash)"
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a throwaway CA; its bundle path is printed",
+    )
+    parser.add_argument(
+        "--journal-size",
+        type=int,
+        default=10_000,
+        help="exchanges kept in the journal (default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+    )
     parser.set_defaults(run=_serve)
 
 
@@ -36,8 +59,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _add_checks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("checks", help="list the contract's checks",
-                            description="List every check with its severity and clause.")
+    parser = sub.add_parser(
+        "checks",
+        help="list the contract's checks",
+        description="List every check with its severity and clause.",
+    )
     parser.add_argument("--markdown", action="store_true", help="print docs/checks.md")
     parser.set_defaults(run=_checks)
 
@@ -64,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _verify.add_parser(sub)
     _add_checks(sub)
+    from .client import _cli as client_cli  # the token and reference-client commands
+
+    client_cli.add_parsers(sub)
     return parser
 
 

@@ -47,13 +47,14 @@ class _State:
     def runner(self) -> ClientRunner:
         if self._runner is None:
             try:
-                self._runner = (
+                runner: ClientRunner = (
                     CommandRunner.from_string(self.client_cmd)
                     if self.client_cmd is not None
                     else CallableRunner.from_string(self.client_py)
                 )
             except SetupError as exc:
                 raise pytest.UsageError(str(exc)) from None
+            self._runner = runner
         return self._runner
 
     @property
@@ -66,24 +67,65 @@ _STATE = pytest.StashKey[_State]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("m2m-contract", "m2m-contract conformance")
-    group.addoption("--client-cmd", dest="m2m_client_cmd", metavar="CMD",
-                    help="run this command as the client under test (command-client protocol)")
-    group.addoption("--client-py", dest="m2m_client_py", metavar="MODULE:FUNCTION",
-                    help="call this Python function(env) -> exit status as the client under test")
-    group.addoption("--tls", dest="m2m_tls", action="store_true",
-                    help="serve the emulator over HTTPS with a throwaway CA (M2M_CA_BUNDLE)")
-    group.addoption("--scenario", dest="m2m_scenarios", action="append", default=[],
-                    metavar="NAME", help="run only this scenario (repeatable)")
-    group.addoption("--m2m-profile", dest="m2m_profile", choices=PROFILES, default="loyaltyone",
-                    help="contract profile (default: loyaltyone, the partner document)")
-    group.addoption("--m2m-strict", dest="m2m_strict", action="store_true",
-                    help="turn SHOULD warnings into failures")
-    group.addoption("--m2m-baseline", dest="m2m_baseline", metavar="FILE",
-                    help="expected failures, one scenario:check-id per line")
-    group.addoption("--m2m-report-json", dest="m2m_report_json", metavar="PATH",
-                    help="write the JSON conformance report here")
-    group.addoption("--m2m-scenario-timeout", dest="m2m_timeout", type=float, default=30.0,
-                    metavar="SECONDS", help="kill the client after this long (default 30)")
+    group.addoption(
+        "--client-cmd",
+        dest="m2m_client_cmd",
+        metavar="CMD",
+        help="run this command as the client under test (command-client protocol)",
+    )
+    group.addoption(
+        "--client-py",
+        dest="m2m_client_py",
+        metavar="MODULE:FUNCTION",
+        help="call this Python function(env) -> exit status as the client under test",
+    )
+    group.addoption(
+        "--tls",
+        dest="m2m_tls",
+        action="store_true",
+        help="serve the emulator over HTTPS with a throwaway CA (M2M_CA_BUNDLE)",
+    )
+    group.addoption(
+        "--scenario",
+        dest="m2m_scenarios",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this scenario (repeatable)",
+    )
+    group.addoption(
+        "--m2m-profile",
+        dest="m2m_profile",
+        choices=PROFILES,
+        default="loyaltyone",
+        help="contract profile (default: loyaltyone, the partner document)",
+    )
+    group.addoption(
+        "--m2m-strict",
+        dest="m2m_strict",
+        action="store_true",
+        help="turn SHOULD warnings into failures",
+    )
+    group.addoption(
+        "--m2m-baseline",
+        dest="m2m_baseline",
+        metavar="FILE",
+        help="expected failures, one scenario:check-id per line",
+    )
+    group.addoption(
+        "--m2m-report-json",
+        dest="m2m_report_json",
+        metavar="PATH",
+        help="write the JSON conformance report here",
+    )
+    group.addoption(
+        "--m2m-scenario-timeout",
+        dest="m2m_timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="kill the client after this long (default 30)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -128,13 +170,12 @@ def m2m_conformance(request: pytest.FixtureRequest) -> ConformanceSession:
     """The conformance session: every collected scenario is run once, side by side."""
     state = request.config.stash[_STATE]
     session = ConformanceSession(state.runner(), state.options)
-    wanted = [
-        item.callspec.params["m2m_case"][0]
-        for item in request.session.items
-        if isinstance(item, pytest.Function)
-        and hasattr(item, "callspec")
-        and "m2m_case" in item.callspec.params
-    ]
+    wanted: list[str] = []
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("m2m_case") if callspec is not None else None
+        if isinstance(case, tuple):
+            wanted.append(str(case[0]))
     session.prepare(wanted)
     return session
 
@@ -148,8 +189,11 @@ def check_case(session: ConformanceSession, case: tuple[str, str], node: pytest.
     if result.evidence:
         detail += "\n" + result.evidence
     if result.baseline == "stale":
-        pytest.fail(f"stale baseline entry {scenario}:{check_id}: the check passes now; "
-                    f"remove it from the baseline", pytrace=False)
+        pytest.fail(
+            f"stale baseline entry {scenario}:{check_id}: the check passes now; "
+            f"remove it from the baseline",
+            pytrace=False,
+        )
     if result.baseline == "expected":
         pytest.xfail(f"in the baseline: {detail}")
     if result.status == "failed":
@@ -173,22 +217,31 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     _RESULTS.clear()
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     if not _RESULTS or hasattr(config, "workerinput"):
         return
     state = config.stash[_STATE]
     terminalreporter.section("m2m-contract conformance")
     terminalreporter.write_line(
-        table(_RESULTS, client=state.label, profile=state.options.profile,
-              strict=state.options.strict)
+        table(
+            _RESULTS, client=state.label, profile=state.options.profile, strict=state.options.strict
+        )
     )
     if state.report_json:
-        write_json(Path(state.report_json), _RESULTS, client=state.label,
-                   profile=state.options.profile, strict=state.options.strict)
+        write_json(
+            Path(state.report_json),
+            _RESULTS,
+            client=state.label,
+            profile=state.options.profile,
+            strict=state.options.strict,
+        )
         terminalreporter.write_line(f"JSON report written to {state.report_json}")
 
 
 # -- emulator fixtures -----------------------------------------------------------------------
+
 
 @pytest.fixture
 def m2m_clock() -> FakeClock:

@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import httpx
-
 import authlib.deprecate  # noqa: F401  (it installs an 'always' filter; ours must come after)
+import httpx
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Authlib deprecates its httpx module in favour of httpx2
@@ -52,7 +51,10 @@ class _Failed(Exception):
 
 def _token_request(client: httpx.Client, env: Mapping[str, str], k: Knobs, grant: str) -> Any:
     scope = env["M2M_SCOPE"] if k.scope_override is None else k.scope_override
-    body: dict[str, Any] = {"client_id": env["M2M_CLIENT_ID"], "client_secret": env["M2M_CLIENT_SECRET"]}
+    body: dict[str, Any] = {
+        "client_id": env["M2M_CLIENT_ID"],
+        "client_secret": env["M2M_CLIENT_SECRET"],
+    }
     if k.grant_type is not None:
         body["grant_type"] = k.grant_type if grant == "client_credentials" else grant
     if scope:
@@ -66,7 +68,9 @@ def _token_request(client: httpx.Client, env: Mapping[str, str], k: Knobs, grant
         url = url.replace("/oauth/token", "/token")
     headers = {}
     if k.basic_and_body:
-        headers["Authorization"] = httpx.BasicAuth(env["M2M_CLIENT_ID"], env["M2M_CLIENT_SECRET"])._auth_header
+        headers["Authorization"] = httpx.BasicAuth(
+            env["M2M_CLIENT_ID"], env["M2M_CLIENT_SECRET"]
+        )._auth_header
     if k.body == "form":
         return client.post(url, data=body, headers=headers)
     if k.body == "array-scope" and scope:
@@ -75,7 +79,9 @@ def _token_request(client: httpx.Client, env: Mapping[str, str], k: Knobs, grant
         body["scope"] = ",".join(scope.split())
     if k.body == "query-secret":
         url += f"?client_secret={env['M2M_CLIENT_SECRET']}"
-    return client.post(url, content=json.dumps(body), headers={**headers, "content-type": "application/json"})
+    return client.post(
+        url, content=json.dumps(body), headers={**headers, "content-type": "application/json"}
+    )
 
 
 def run(env: Mapping[str, str], k: Knobs = Knobs()) -> int:
@@ -89,7 +95,9 @@ def run(env: Mapping[str, str], k: Knobs = Knobs()) -> int:
                 sent = time.monotonic()
                 resp = _token_request(client, env, k, grant)
                 if resp.status_code == 429 and attempt < 3:
-                    wait = float(resp.headers.get("retry-after", "1")) if k.honour_retry_after else 0
+                    wait = (
+                        float(resp.headers.get("retry-after", "1")) if k.honour_retry_after else 0
+                    )
                     time.sleep(wait)
                     continue
                 if resp.status_code >= 500 and attempt < 3:
@@ -116,7 +124,7 @@ def run(env: Mapping[str, str], k: Knobs = Knobs()) -> int:
             state["refresh"] = data.get("refresh_token")
             if k.print_token:
                 print("token:", token)
-            return token
+            return str(token)
 
         def token() -> str:
             expired = time.monotonic() >= state["expires"] - 0.2
@@ -134,15 +142,21 @@ def run(env: Mapping[str, str], k: Knobs = Knobs()) -> int:
             for i in range(calls):
                 if i and interval:
                     time.sleep(interval)
-                resp = client.get(env["M2M_API_URL"], headers={"Authorization": f"{k.scheme} {token()}"})
+                resp = client.get(
+                    env["M2M_API_URL"], headers={"Authorization": f"{k.scheme} {token()}"}
+                )
                 tries = 0
-                while resp.status_code == 401 and k.retry_api_401 != "none" and tries < (
-                    8 if k.retry_api_401 == "storm" else 1
+                while (
+                    resp.status_code == 401
+                    and k.retry_api_401 != "none"
+                    and tries < (8 if k.retry_api_401 == "storm" else 1)
                 ):
                     tries += 1
                     if k.retry_api_401 in ("refetch", "storm"):
                         state["token"] = None
-                    resp = client.get(env["M2M_API_URL"], headers={"Authorization": f"{k.scheme} {token()}"})
+                    resp = client.get(
+                        env["M2M_API_URL"], headers={"Authorization": f"{k.scheme} {token()}"}
+                    )
                 ok = ok and resp.is_success
             return 0 if ok else 1
         except _Failed as exc:
@@ -206,7 +220,7 @@ def authlib_client(env: Mapping[str, str]) -> int:
                     resp = client.get(env["M2M_API_URL"])
                 if not resp.is_success:
                     return 1
-        except Exception as exc:  # noqa: BLE001 - a failed run is an exit status here
+        except Exception as exc:
             print(f"error: {type(exc).__name__}: {exc}")
             return 1
     return 0

@@ -21,7 +21,7 @@ from m2m_contract.emulator import Exchange, Request, Response
 from m2m_contract.harness import SCENARIOS, catalogue_markdown
 
 NQCHAR = st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters='"\\')
-RFC_SCOPE = re.compile(r'[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*')
+RFC_SCOPE = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*")
 SETTINGS = Settings("http://127.0.0.1:1/oauth/token", "client", "s3cr3t-value", "read:members")
 
 
@@ -58,13 +58,20 @@ def test_scope_problems_say_what_is_wrong() -> None:
 
 
 _headers = st.lists(
-    st.tuples(st.sampled_from(["content-type", "authorization", "x-any", "retry-after",
-                                "www-authenticate"]), st.text(max_size=30)),
+    st.tuples(
+        st.sampled_from(
+            ["content-type", "authorization", "x-any", "retry-after", "www-authenticate"]
+        ),
+        st.text(max_size=30),
+    ),
     max_size=4,
 )
 _exchange = st.builds(
     lambda seq, kind, method, path, query, hdrs, body, status, rhdrs, rbody: Exchange(
-        seq, kind, float(seq), Request(method, path, query, tuple(hdrs), body),
+        seq,
+        kind,
+        float(seq),
+        Request(method, path, query, tuple(hdrs), body),
         Response(status, list(rhdrs), rbody),
     ),
     st.integers(1, 1000),
@@ -73,21 +80,40 @@ _exchange = st.builds(
     st.sampled_from(["/oauth/token", "/api/members", "/x"]),
     st.text(max_size=20),
     _headers,
-    st.one_of(st.binary(max_size=80), st.sampled_from([
-        b'{"client_id":"c","client_secret":"s","grant_type":"client_credentials"}',
-        b'{"scope":["a",1],"grant_type":2}', b"client_id=a&client_id=b", b"[]", b"{}",
-    ])),
+    st.one_of(
+        st.binary(max_size=80),
+        st.sampled_from(
+            [
+                b'{"client_id":"c","client_secret":"s","grant_type":"client_credentials"}',
+                b'{"scope":["a",1],"grant_type":2}',
+                b"client_id=a&client_id=b",
+                b"[]",
+                b"{}",
+            ]
+        ),
+    ),
     st.integers(100, 599),
     _headers,
-    st.one_of(st.binary(max_size=60), st.sampled_from([
-        b'{"access_token":"t","token_type":"Bearer","expires_in":"x"}',
-        b'{"access_token":5,"expires_in":-1}', b'{"error":"invalid_token"}',
-    ])),
+    st.one_of(
+        st.binary(max_size=60),
+        st.sampled_from(
+            [
+                b'{"access_token":"t","token_type":"Bearer","expires_in":"x"}',
+                b'{"access_token":5,"expires_in":-1}',
+                b'{"error":"invalid_token"}',
+            ]
+        ),
+    ),
 )
 
 
-@given(st.lists(_exchange, max_size=8), st.one_of(st.none(), st.integers(-1, 3)),
-       st.booleans(), st.text(max_size=30), st.sampled_from(sorted(SCENARIOS)))
+@given(
+    st.lists(_exchange, max_size=8),
+    st.one_of(st.none(), st.integers(-1, 3)),
+    st.booleans(),
+    st.text(max_size=30),
+    st.sampled_from(sorted(SCENARIOS)),
+)
 def test_every_check_returns_a_verdict_on_arbitrary_traffic(
     exchanges: list[Exchange], code: int | None, timed_out: bool, output: str, scenario: str
 ) -> None:

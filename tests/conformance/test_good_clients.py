@@ -46,15 +46,17 @@ def test_well_behaved_client_passes_every_scenario(name: str) -> None:
 
 
 def test_authlib_form_body_passes_cleanly_under_the_rfc6749_profile() -> None:
-    session = ConformanceSession(CallableRunner("authlib", clients.authlib_client),
-                                 Options(profile="rfc6749"))
+    session = ConformanceSession(
+        CallableRunner("authlib", clients.authlib_client), Options(profile="rfc6749")
+    )
     results = session.results(["happy-path", "token-reuse"])
     assert {r.status for r in results} <= {"passed", "skipped"}
 
 
 def test_strict_turns_the_authlib_form_body_warning_into_a_failure() -> None:
-    session = ConformanceSession(CallableRunner("authlib", clients.authlib_client),
-                                 Options(strict=True))
+    session = ConformanceSession(
+        CallableRunner("authlib", clients.authlib_client), Options(strict=True)
+    )
     result = session.judge("happy-path", "token-request-json-body")
     assert result.status == "failed"
     assert "form-urlencoded" in result.message

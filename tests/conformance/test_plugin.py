@@ -31,10 +31,12 @@ def test_failures_name_the_check_clause_and_evidence(pytester: pytest.Pytester) 
         "--client-cmd", f"env M2M_MUTATION=comma-scope {CURL}", "--scenario", "scope-list"
     )
     assert result.ret == 1
-    result.stdout.fnmatch_lines([
-        "*token-request-scope-format (MUST, RFC6749-3.3): token request #1: scope uses commas*",
-        "*!! #1*POST /oauth/token*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*token-request-scope-format (MUST, RFC6749-3.3): token request #1: scope uses commas*",
+            "*!! #1*POST /oauth/token*",
+        ]
+    )
 
 
 def test_unknown_command_is_a_usage_error(pytester: pytest.Pytester) -> None:

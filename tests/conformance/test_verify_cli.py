@@ -16,14 +16,28 @@ CURL = ["sh", str(ROOT / "tests/conformance/programs/curl_client.sh")]
 def verify(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "m2m_contract", "verify", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
 def test_a_conforming_client_exits_0_and_writes_json_and_junit(tmp_path: Path) -> None:
     report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
-    done = verify("--scenario", "happy-path", "--scenario", "bad-credentials",
-                  "--report-json", str(report), "--junitxml", str(junit), "--", *CURL)
+    done = verify(
+        "--scenario",
+        "happy-path",
+        "--scenario",
+        "bad-credentials",
+        "--report-json",
+        str(report),
+        "--junitxml",
+        str(junit),
+        "--",
+        *CURL,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(report.read_text())
     assert set(data) == {"client", "profile", "strict", "summary", "checks"}
@@ -41,15 +55,21 @@ def test_a_broken_client_exits_1_with_redacted_evidence_and_a_mermaid_diagram(
     tmp_path: Path,
 ) -> None:
     report = tmp_path / "report.json"
-    done = verify("--client-py", "tests.conformance.clients:comma_scope", "--scenario",
-                  "scope-list", "--report-json", str(report))
+    done = verify(
+        "--client-py",
+        "tests.conformance.clients:comma_scope",
+        "--scenario",
+        "scope-list",
+        "--report-json",
+        str(report),
+    )
     assert done.returncode == 1
     assert "token-request-scope-format" in done.stdout
     data = json.loads(report.read_text())
     failed = [c for c in data["checks"] if c["status"] == "failed"]
     scope = next(c for c in failed if c["id"] == "token-request-scope-format")
     assert "comma" in scope["message"] and scope["clause"] == "RFC6749-3.3"
-    assert "!! #1" in scope["evidence"] and "client_secret: \"***\"" in scope["evidence"]
+    assert "!! #1" in scope["evidence"] and 'client_secret: "***"' in scope["evidence"]
     assert scope["mermaid"].startswith("sequenceDiagram")
     assert "client_secret=" not in json.dumps(data)
 
@@ -65,13 +85,21 @@ def test_warnings_pass_unless_strict() -> None:
 
 def test_baseline_accepts_listed_failures_and_rejects_stale_entries(tmp_path: Path) -> None:
     baseline = tmp_path / "baseline.txt"
-    baseline.write_text("# known\nscope-list:token-request-scope-format\nscope-list:client-succeeds\n")
+    baseline.write_text(
+        "# known\nscope-list:token-request-scope-format\nscope-list:client-succeeds\n"
+    )
     args = ("--client-py", "tests.conformance.clients:comma_scope", "--scenario", "scope-list")
     listed = verify(*args, "--baseline", str(baseline))
     assert listed.returncode == 0, listed.stdout
     assert "baseline: expected" in listed.stdout
-    stale = verify("--client-py", "tests.conformance.clients:good", "--scenario", "scope-list",
-                   "--baseline", str(baseline))
+    stale = verify(
+        "--client-py",
+        "tests.conformance.clients:good",
+        "--scenario",
+        "scope-list",
+        "--baseline",
+        str(baseline),
+    )
     assert stale.returncode == 1
     assert "stale" in stale.stdout
 
@@ -96,8 +124,9 @@ def test_setup_errors_exit_2_with_a_clear_message_and_no_traceback(
 
 
 def test_a_hanging_client_is_killed_at_the_scenario_limit() -> None:
-    done = verify("--scenario", "happy-path", "--scenario-timeout", "1", "--", "sleep", "60",
-                  timeout=30)
+    done = verify(
+        "--scenario", "happy-path", "--scenario-timeout", "1", "--", "sleep", "60", timeout=30
+    )
     assert done.returncode == 1
     assert "client-finishes" in done.stdout and "killed" in done.stdout
 

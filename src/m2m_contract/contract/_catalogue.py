@@ -55,7 +55,7 @@ class Check:
         """Judge; a bug in a check becomes a failed verdict, never an exception."""
         try:
             return self.judge(observation)
-        except Exception as exc:  # noqa: BLE001 - a verdict must always come back
+        except Exception as exc:
             return failed(f"the check could not judge this run ({type(exc).__name__})")
 
 

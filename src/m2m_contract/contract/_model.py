@@ -42,7 +42,12 @@ class Settings:
             "M2M_API_INTERVAL_MS": str(self.api_interval_ms),
         }
         if self.ca_bundle:
-            for name in ("M2M_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
+            for name in (
+                "M2M_CA_BUNDLE",
+                "SSL_CERT_FILE",
+                "REQUESTS_CA_BUNDLE",
+                "NODE_EXTRA_CA_CERTS",
+            ):
                 env[name] = self.ca_bundle
         return env
 
@@ -81,7 +86,11 @@ class TokenCall:
     @property
     def expires_in(self) -> float | None:
         value = self.response.get("expires_in") if self.response else None
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        return (
+            float(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else None
+        )
 
 
 @dataclass(frozen=True)
@@ -229,20 +238,35 @@ def observe(
             encoding, pairs = _parse_pairs(req.header("content-type") or "", req.body)
             tokens.append(
                 TokenCall(
-                    ex.seq, ex.at, req.method, tuple(req.query), encoding,
-                    (req.header("content-type") or ""), pairs,
-                    _basic(req.header("authorization")), resp.status,
-                    _json_object(resp.body), _retry_after(resp.header("retry-after")),
+                    ex.seq,
+                    ex.at,
+                    req.method,
+                    tuple(req.query),
+                    encoding,
+                    (req.header("content-type") or ""),
+                    pairs,
+                    _basic(req.header("authorization")),
+                    resp.status,
+                    _json_object(resp.body),
+                    _retry_after(resp.header("retry-after")),
                 )
             )
         elif ex.kind == "api":
             apis.append(
                 ApiCall(
-                    ex.seq, ex.at, req.method, req.path, req.query_string,
-                    req.header("authorization"), req.body, resp.status,
+                    ex.seq,
+                    ex.at,
+                    req.method,
+                    req.path,
+                    req.query_string,
+                    req.header("authorization"),
+                    req.body,
+                    resp.status,
                     _www_error(resp.header("www-authenticate")),
                 )
             )
         elif ex.kind == "other":
-            others.append(OtherCall(ex.seq, ex.at, req.method, req.path, req.query_string, resp.status))
+            others.append(
+                OtherCall(ex.seq, ex.at, req.method, req.path, req.query_string, resp.status)
+            )
     return Observation(scenario, settings, tuple(tokens), tuple(apis), tuple(others), outcome)

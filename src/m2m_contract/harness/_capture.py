@@ -36,8 +36,8 @@ class ThreadCapture:
 
     def __enter__(self) -> ThreadCapture:
         self._saved = (sys.stdout, sys.stderr)
-        sys.stdout = _Router(sys.stdout, self._buffers)  # type: ignore[assignment]
-        sys.stderr = _Router(sys.stderr, self._buffers)  # type: ignore[assignment]
+        sys.stdout = _Router(sys.stdout, self._buffers)
+        sys.stderr = _Router(sys.stderr, self._buffers)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -120,9 +120,7 @@ def mermaid(obs: Observation, culprits: Iterable[int] = (), limit: int = 20) -> 
     return "\n".join(out)
 
 
-def judge(
-    check: Check, obs: Observation, *, strict: bool
-) -> CaseResult:
+def judge(check: Check, obs: Observation, *, strict: bool) -> CaseResult:
     result = check.run(obs)
     status = status_of(check, result, strict)
     ev = mermaid_text = ""
@@ -130,8 +128,14 @@ def judge(
         ev = evidence(obs, result.culprits)
         mermaid_text = mermaid(obs, result.culprits)
     return CaseResult(
-        check.id, obs.scenario, status, check.severity, check.clause,
-        redact(result.message, obs.secrets), ev, mermaid_text,
+        check.id,
+        obs.scenario,
+        status,
+        check.severity,
+        check.clause,
+        redact(result.message, obs.secrets),
+        ev,
+        mermaid_text,
     )
 
 
@@ -162,15 +166,20 @@ _MARK = {"passed": "ok", "failed": "FAIL", "warning": "warn", "skipped": "-"}
 
 def table(results: list[CaseResult], *, client: str, profile: str, strict: bool) -> str:
     """The terminal summary: one block per scenario, one line per check that did not pass."""
-    lines = [f"m2m-contract conformance: client {client} | profile {profile}"
-             f"{' | strict' if strict else ''}"]
+    lines = [
+        f"m2m-contract conformance: client {client} | profile {profile}"
+        f"{' | strict' if strict else ''}"
+    ]
     scenarios = list(dict.fromkeys(r.scenario for r in results))
     width = max((len(s) for s in scenarios), default=10)
     for scenario in scenarios:
         rows = [r for r in results if r.scenario == scenario]
         counts = summarise(rows)
-        verdict = "FAIL" if any(_counts_as_failure(r) for r in rows) else (
-            "warn" if counts["warnings"] else "ok")
+        verdict = (
+            "FAIL"
+            if any(_counts_as_failure(r) for r in rows)
+            else ("warn" if counts["warnings"] else "ok")
+        )
         lines.append(
             f"  {scenario:<{width}}  {verdict:<4}  {counts['passed']} passed, "
             f"{counts['failed']} failed, {counts['warnings']} warnings, {counts['skipped']} skipped"
@@ -178,8 +187,10 @@ def table(results: list[CaseResult], *, client: str, profile: str, strict: bool)
         for r in rows:
             if r.status in ("failed", "warning") or r.baseline:
                 note = f" [baseline: {r.baseline}]" if r.baseline else ""
-                lines.append(f"      {_MARK[r.status]:<4} {r.id} ({r.severity}, {r.clause}){note}: "
-                             f"{r.message}")
+                lines.append(
+                    f"      {_MARK[r.status]:<4} {r.id} ({r.severity}, {r.clause}){note}: "
+                    f"{r.message}"
+                )
     total = summarise(results)
     lines.append(
         f"{total['passed']} passed, {total['failed']} failed, {total['warnings']} warnings, "
@@ -212,6 +223,8 @@ def catalogue_markdown() -> str:
     for check in CATALOGUE.values():
         scenarios = ", ".join(sorted(check.scenarios)) if check.scenarios else "every scenario"
         profiles = ", ".join(sorted(check.profiles))
-        out.append(f"| `{check.id}` | {check.severity} | {check.clause} | {check.title} | "
-                   f"{scenarios} | {profiles} |")
+        out.append(
+            f"| `{check.id}` | {check.severity} | {check.clause} | {check.title} | "
+            f"{scenarios} | {profiles} |"
+        )
     return "\n".join(out) + "\n"

@@ -32,7 +32,8 @@ class SetupError(Exception):
 
 
 class ClientRunner(Protocol):
-    label: str
+    @property
+    def label(self) -> str: ...
 
     def run(self, settings: Settings, timeout: float, capture: ThreadCapture) -> Outcome: ...
 
@@ -106,9 +107,10 @@ class CallableRunner:
             sys.path.insert(0, os.getcwd())  # as `python -m` would, so local modules import
         try:
             module = importlib.import_module(module_name)
-        except Exception as exc:  # noqa: BLE001 - any import failure is a setup error
-            raise SetupError(f"--client-py: cannot import {module_name!r} ({type(exc).__name__}: "
-                             f"{exc})") from None
+        except Exception as exc:
+            raise SetupError(
+                f"--client-py: cannot import {module_name!r} ({type(exc).__name__}: {exc})"
+            ) from None
         function = getattr(module, attr, None)
         if not callable(function):
             raise SetupError(f"--client-py: {module_name!r} has no callable {attr!r}")
@@ -128,7 +130,7 @@ class CallableRunner:
                     result["code"] = 0 if code is None else int(code)
                 except SystemExit as exc:
                     result["code"] = exc.code if isinstance(exc.code, int) else 1
-                except Exception as exc:  # noqa: BLE001 - the client's crash is its outcome
+                except Exception as exc:
                     buffer.write(f"{type(exc).__name__}: {exc}\n")
                     result["code"] = 1
                 result["output"] = buffer.getvalue()

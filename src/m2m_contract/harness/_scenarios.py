@@ -62,8 +62,11 @@ def _rate_limited(emu: Emulator) -> list[Fault]:
 
 def _server_error(emu: Emulator) -> list[Fault]:
     return [
-        Fault.respond("token", 503, json={"error": "temporarily_unavailable",
-                                          "error_description": "Service Unavailable"}),
+        Fault.respond(
+            "token",
+            503,
+            json={"error": "temporarily_unavailable", "error_description": "Service Unavailable"},
+        ),
         Fault.html("token", 500),
     ]
 
@@ -95,32 +98,64 @@ SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
         Scenario("happy-path", "issues a token; one API call with it"),
-        Scenario("scope-list", "several scopes and an audience are configured",
-                 scope=ALL_SCOPES, audience=DEFAULT_AUDIENCE),
+        Scenario(
+            "scope-list",
+            "several scopes and an audience are configured",
+            scope=ALL_SCOPES,
+            audience=DEFAULT_AUDIENCE,
+        ),
         Scenario("no-scope", "no scope configured: scope should be omitted", scope=""),
-        Scenario("offline-access", "scope includes offline_access; no refresh_token is issued",
-                 scope="read:members offline_access"),
+        Scenario(
+            "offline-access",
+            "scope includes offline_access; no refresh_token is issued",
+            scope="read:members offline_access",
+        ),
         Scenario("token-reuse", "a long-lived token and five API calls", api_calls=5),
-        Scenario("expiry", "2 s tokens, API calls spread past expiry",
-                 api_calls=3, api_interval_ms=1100, tenant=_short_lived(2)),
-        Scenario("bad-credentials", "401 access_denied Unauthorized (wrong secret)",
-                 secret_override="wrong-secret-for-this-scenario"),
-        Scenario("not-granted-scope", "403 Client has not been granted scopes",
-                 scope="read:members admin:everything"),
-        Scenario("rate-limited", "429 with Retry-After and X-RateLimit-*, then success",
-                 faults=_rate_limited),
+        Scenario(
+            "expiry",
+            "2 s tokens, API calls spread past expiry",
+            api_calls=3,
+            api_interval_ms=1100,
+            tenant=_short_lived(2),
+        ),
+        Scenario(
+            "bad-credentials",
+            "401 access_denied Unauthorized (wrong secret)",
+            secret_override="wrong-secret-for-this-scenario",
+        ),
+        Scenario(
+            "not-granted-scope",
+            "403 Client has not been granted scopes",
+            scope="read:members admin:everything",
+        ),
+        Scenario(
+            "rate-limited",
+            "429 with Retry-After and X-RateLimit-*, then success",
+            faults=_rate_limited,
+        ),
         Scenario("server-error", "503 then 500 (HTML), then success", faults=_server_error),
-        Scenario("malformed-token-response",
-                 "200 answers that are not JSON, lack access_token or say token_type mac",
-                 faults=_malformed),
-        Scenario("refresh-token-offered",
-                 "2 s tokens that carry a spurious refresh_token; calls spread past expiry",
-                 api_calls=3, api_interval_ms=1100,
-                 tenant=_short_lived(2),
-                 faults=lambda emu: [Fault.refresh_token(times=None)]),
-        Scenario("revoked-token", "the API answers 401 invalid_token once, then accepts a new token",
-                 faults=_invalid_token(1)),
-        Scenario("api-rejects-token", "the API answers 401 invalid_token to every request",
-                 faults=_invalid_token(None)),
+        Scenario(
+            "malformed-token-response",
+            "200 answers that are not JSON, lack access_token or say token_type mac",
+            faults=_malformed,
+        ),
+        Scenario(
+            "refresh-token-offered",
+            "2 s tokens that carry a spurious refresh_token; calls spread past expiry",
+            api_calls=3,
+            api_interval_ms=1100,
+            tenant=_short_lived(2),
+            faults=lambda emu: [Fault.refresh_token(times=None)],
+        ),
+        Scenario(
+            "revoked-token",
+            "the API answers 401 invalid_token once, then accepts a new token",
+            faults=_invalid_token(1),
+        ),
+        Scenario(
+            "api-rejects-token",
+            "the API answers 401 invalid_token to every request",
+            faults=_invalid_token(None),
+        ),
     )
 }

@@ -50,9 +50,12 @@ class ConformanceSession:
             todo = [s for s in dict.fromkeys(scenarios) if s not in self._observations]
             if not todo:
                 return
-            with ThreadCapture() as capture, ThreadPoolExecutor(
-                max_workers=min(MAX_PARALLEL, len(todo)), thread_name_prefix="m2m-scenario"
-            ) as pool:
+            with (
+                ThreadCapture() as capture,
+                ThreadPoolExecutor(
+                    max_workers=min(MAX_PARALLEL, len(todo)), thread_name_prefix="m2m-scenario"
+                ) as pool,
+            ):
                 futures = {
                     name: pool.submit(
                         run_scenario,
