@@ -111,7 +111,7 @@ def test_baseline_accepts_listed_failures_and_rejects_stale_entries(tmp_path: Pa
         (["--client-py", "no_such_module:main"], "cannot import 'no_such_module'"),
         (["--client-py", "tests.conformance.clients:good", "--client-cmd", "true"], "not both"),
         (["--baseline", "/nonexistent/baseline.txt"], "cannot read the baseline"),
-        (["--scenario", "no-such-scenario"], "invalid choice"),
+        (["--scenario", "no-such-scenario"], "unknown scenario(s) no-such-scenario"),
     ],
 )
 def test_setup_errors_exit_2_with_a_clear_message_and_no_traceback(

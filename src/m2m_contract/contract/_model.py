@@ -7,10 +7,11 @@ import binascii
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote_plus
 
-from ..emulator import Exchange
+if TYPE_CHECKING:
+    from ..emulator import Exchange
 
 Encoding = Literal["json", "form", "other", "none"]
 
