@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 REDACTED = "REDACTED"
 
@@ -19,7 +20,10 @@ _AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic)(\s+)[^\s\"',;]+")
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Hide secret fields, credentials, JWTs and every string in `secrets` inside `text`."""
-    for secret in sorted((s for s in secrets if s and len(s) >= 3), key=len, reverse=True):
+    # A secret may also appear percent-encoded (a form body, a URL) or decoded (a door
+    # decodes the URL path), so hide those spellings of it too.
+    spellings = {v for s in secrets if s for v in _spellings(s)}
+    for secret in sorted((s for s in spellings if len(s) >= 3), key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     text = _JSON_FIELD.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
     text = _FORM_FIELD.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
@@ -27,9 +31,14 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _JWT.sub(REDACTED, text)
 
 
-def redact_header(name: str, value: str) -> str:
-    """A header value safe to print."""
+def _spellings(secret: str) -> set[str]:
+    encoded = {quote(secret, safe=""), quote_plus(secret)}
+    return {secret, *encoded, unquote(secret), unquote_plus(secret)}
+
+
+def redact_header(name: str, value: str, secrets: Iterable[str] = ()) -> str:
+    """A header value safe to print (`secrets` are hidden in any header)."""
     if name.lower() in ("authorization", "proxy-authorization", "cookie", "set-cookie"):
         scheme, _, rest = value.partition(" ")
         return f"{scheme} {REDACTED}" if rest else REDACTED
-    return redact(value)
+    return redact(value, secrets)

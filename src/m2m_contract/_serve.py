@@ -26,7 +26,10 @@ def _keys(path: str | None) -> KeySet | None:
     if file.exists():
         return KeySet.from_pem_file(file)
     keys = KeySet.generate()
-    keys.write_pem_file(file)
+    try:
+        keys.write_pem_file(file)
+    except OSError as exc:
+        raise KeyFileError(f"{file}: cannot write the key file ({exc.strerror})") from None
     return keys
 
 

@@ -17,6 +17,9 @@ from ._http import Request, Response, json_response
 if TYPE_CHECKING:
     from ._core import Emulator
 
+MAX_ADVANCE = 10 * 366 * 86400  # ten years in one step is plenty for any expiry test
+_POST_ONLY = ("/__admin/reset", "/__admin/revoke", "/__admin/clock", "/__admin/keys/rotate")
+
 
 def _is_loopback(host: str) -> bool:
     try:
@@ -34,7 +37,7 @@ def _body(request: Request) -> Any:
         return None
     try:
         return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise FaultError("the admin request body must be JSON") from None
 
 
@@ -86,13 +89,18 @@ def _dispatch(emulator: Emulator, request: Request, route: tuple[str, str]) -> R
             return _error(409, "the emulator runs on the system clock; start it with a FakeClock")
         payload = _body(request)
         advance = payload.get("advance") if isinstance(payload, dict) else None
-        if not isinstance(advance, (int, float)) or isinstance(advance, bool) or advance < 0:
-            return _error(400, 'send {"advance": <seconds, not negative>}')
+        # The range check also refuses NaN, infinity and integers too big for a float.
+        if (
+            not isinstance(advance, (int, float))
+            or isinstance(advance, bool)
+            or not 0 <= advance <= MAX_ADVANCE
+        ):
+            return _error(400, f'send {{"advance": <seconds, from 0 to {MAX_ADVANCE}>}}')
         emulator.clock.advance(float(advance))
         return json_response(200, {"time": emulator.clock.time()})
     elif path == "/__admin/keys/rotate" and method == "POST":
         return json_response(200, {"kid": emulator.keys.rotate()})
-    else:
+    elif path not in _POST_ONLY:  # a known route with the wrong method falls through to 405
         return json_response(
             404, {"error": "not_found", "error_description": f"No admin route {path[:100]}"}
         )

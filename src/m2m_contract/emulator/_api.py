@@ -25,7 +25,7 @@ def _challenge(status: int, error: str | None, description: str, scope: str = ""
 
 def required_scopes(routes: Mapping[str, tuple[str, ...]], path: str) -> tuple[str, ...]:
     """The scopes the longest matching route prefix asks for."""
-    best, needed = -1, ()
+    best, needed = -1, tuple[str, ...]()
     for prefix, scopes in routes.items():
         matches = path == prefix or path.startswith(prefix.rstrip("/") + "/")
         if matches and len(prefix) > best:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Protocol
@@ -50,6 +51,8 @@ class FakeClock:
         """Move both readings forward by `seconds` (which must not be negative)."""
         if seconds < 0:
             raise ValueError("a clock only moves forward; got a negative advance")
+        if not math.isfinite(seconds):
+            raise ValueError("a clock advance must be a finite number of seconds")
         with self._lock:
             self._now += seconds
             self._mono += seconds

@@ -11,7 +11,7 @@ from typing import Any, Literal
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 SANDBOX_ISSUER = "https://loyaltyone-sandbox-pin.auth0.com/"
 SANDBOX_BASE_URL = "https://loyaltyone-sandbox-pin.auth0.com"
@@ -134,6 +134,16 @@ def tenant_from_mapping(data: Mapping[str, Any]) -> Tenant:
     _no_unknown(data, known, "the top level")
     apis = tuple(_api(item, i) for i, item in enumerate(_list(data, "apis")))
     clients = tuple(_client(item, i) for i, item in enumerate(_list(data, "clients")))
+    _no_duplicates([a.identifier for a in apis], "[[apis]] identifier")
+    _no_duplicates([c.client_id for c in clients], "[[clients]] client_id")
+    known_apis = {a.identifier for a in apis}
+    for client in clients:
+        for audience in client.grants:
+            if audience not in known_apis:
+                raise TenantConfigError(
+                    f"client {client.client_id!r} grants: {audience!r} is not the identifier "
+                    f"of any [[apis]] entry"
+                )
     offline = _str(data, "offline_access", "tenant", "ignore")
     if offline not in ("ignore", "reject"):
         raise TenantConfigError(f"offline_access must be 'ignore' or 'reject', not {offline!r}")
@@ -147,9 +157,14 @@ def tenant_from_mapping(data: Mapping[str, Any]) -> Tenant:
             raise TenantConfigError("[rate_limit] must be a table with capacity and per_second")
         _no_unknown(raw, {"capacity", "per_second"}, "[rate_limit]")
         capacity, per_second = raw.get("capacity"), raw.get("per_second")
-        if not isinstance(capacity, int) or capacity < 1:
+        # bool is an int to Python, but `capacity = true` is a mistake in a TOML file.
+        if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
             raise TenantConfigError("[rate_limit] capacity must be a positive integer")
-        if not isinstance(per_second, (int, float)) or per_second <= 0:
+        if (
+            not isinstance(per_second, (int, float))
+            or isinstance(per_second, bool)
+            or not 0 < per_second < float("inf")
+        ):
             raise TenantConfigError("[rate_limit] per_second must be a positive number")
         rate_limit = RateLimit(capacity, float(per_second))
     routes_raw = data.get("api_routes", {})
@@ -229,9 +244,18 @@ def _scopes(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _no_duplicates(values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise TenantConfigError(f"{what} {value!r} appears more than once")
+        seen.add(value)
+
+
 def _no_unknown(data: Mapping[str, Any], known: set[str], where: str) -> None:
     unknown = sorted(set(data) - known)
     if unknown:
         raise TenantConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}"
+            f"{where}: unknown key(s) {', '.join(unknown)}; "
+            f"expected some of {', '.join(sorted(known))}"
         )

@@ -20,8 +20,8 @@ from ._api import handle_api
 from ._clock import Clock, SystemClock
 from ._config import SANDBOX_BASE_URL, Tenant, default_tenant
 from ._faults import Fault, FaultQueue
-from ._http import Response, json_response, oauth_error
 from ._http import Request as Request
+from ._http import Response, json_response, oauth_error
 from ._journal import DEFAULT_JOURNAL_SIZE, Exchange, Journal, Kind
 from ._keys import KeySet, shared_keys
 from ._ratelimit import RateLimiter
@@ -163,7 +163,9 @@ class Emulator:
         started = self.clock.monotonic()
         kind, params, fault_name = self._kind(path), None, None
         if len(request.body) > self.max_body:
-            response = oauth_error(413, "invalid_request", f"Request body over {self.max_body} bytes")
+            response = oauth_error(
+                413, "invalid_request", f"Request body over {self.max_body} bytes"
+            )
         elif kind == "token":
             response, params, fault_name = self._token(request)
         elif kind == "api":
@@ -201,7 +203,8 @@ class Emulator:
     def _static(self, kind: Kind, request: Request) -> Response:
         if kind == "other":
             return json_response(
-                404, {"error": "not_found", "error_description": f"No route for {request.path[:200]}"}
+                404,
+                {"error": "not_found", "error_description": f"No route for {request.path[:200]}"},
             )
         if request.method not in ("GET", "HEAD"):
             return _method_not_allowed("GET, HEAD")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -17,6 +18,8 @@ ACTIONS: tuple[Action, ...] = (
     "respond", "pass", "drop", "non_json", "no_access_token", "wrong_token_type", "refresh_token"
 )
 MALFORMED: tuple[Action, ...] = ("non_json", "no_access_token", "wrong_token_type")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2
+_FIELD_VALUE = re.compile(r"[\x20-\x7e\t]*")  # no CR/LF; ASCII so every door can send it
 
 
 class FaultError(ValueError):
@@ -46,8 +49,16 @@ class Fault:
             raise FaultError(f"target must be one of {', '.join(TARGETS)}, not {self.target!r}")
         if self.action not in ACTIONS:
             raise FaultError(f"action must be one of {', '.join(ACTIONS)}, not {self.action!r}")
-        if not 100 <= self.status <= 599:
-            raise FaultError(f"status must be an HTTP status from 100 to 599, not {self.status}")
+        # 1xx are interim answers, not responses; 204/304 cannot carry a body on the wire.
+        if not 200 <= self.status <= 599:
+            raise FaultError(f"status must be an HTTP status from 200 to 599, not {self.status}")
+        if self.status in (204, 304) and self.body:
+            raise FaultError(f"a {self.status} answer has no body; drop json/text/html")
+        for name, value in self.headers:
+            if not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
+                raise FaultError(
+                    f"header {name[:40]!r} must be an HTTP token with a printable ASCII value"
+                )
         if not 0 <= self.delay <= 300:
             raise FaultError("delay must be from 0 to 300 seconds")
         if self.times is not None and self.times < 1:
@@ -127,6 +138,8 @@ class Fault:
             raise FaultError("status must be an integer")
         if not isinstance(delay, (int, float)) or isinstance(delay, bool):
             raise FaultError("delay must be a number of seconds")
+        if not 0 <= delay <= 300:  # before float(): a huge JSON integer would overflow it
+            raise FaultError("delay must be from 0 to 300 seconds")
         if times is not None and (not isinstance(times, int) or isinstance(times, bool)):
             raise FaultError("times must be an integer or null")
         if not isinstance(headers, Mapping) or not all(
@@ -137,7 +150,7 @@ class Fault:
             if key in data and not isinstance(data[key], str):
                 raise FaultError(f"{key} must be a string")
         fault = cls.respond(
-            target,
+            target,  # type: ignore[arg-type]  # __post_init__ checks it and names the choices
             status,
             json=data.get("json"),
             text=data.get("text"),

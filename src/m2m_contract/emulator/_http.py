@@ -53,8 +53,23 @@ class Request:
         return raw.split(";", 1)[0].strip().lower()
 
     def __repr__(self) -> str:
-        # Headers and body may hold secrets or tokens: never print them.
-        return f"Request({self.method} {self.path}, {len(self.body)} bytes)"
+        # Headers, body and query may hold secrets or tokens: never print them. A client may
+        # put one in the path too, and a Request knows no secrets to redact: print only the
+        # emulator's own route (the journal's Exchange prints the path with secrets redacted).
+        return f"Request({self.method} {_route(self.path)}, {len(self.body)} bytes)"
+
+
+_ROUTES = ("/oauth/token", "/.well-known/jwks.json", "/.well-known/openid-configuration",
+           "/healthz", "/api", "/__admin")
+
+
+def _route(path: str) -> str:
+    for route in _ROUTES:
+        if path == route:
+            return path
+        if path.startswith(route + "/"):
+            return route + "/..."
+    return "/..."
 
 
 @dataclass
@@ -101,4 +116,5 @@ def oauth_error(
     status: int, error: str, description: str, headers: Iterable[tuple[str, str]] = (), **extra: str
 ) -> Response:
     """An RFC 6749 §5.2 error body."""
-    return json_response(status, {"error": error, "error_description": description, **extra}, headers)
+    payload = {"error": error, "error_description": description, **extra}
+    return json_response(status, payload, headers)

@@ -38,14 +38,14 @@ class Exchange:
             "at": round(self.at, 6),
             "request": {
                 "method": req.method,
-                "path": req.path,
+                "path": redact(req.path, self.secrets),
                 "query": redact(req.query_string, self.secrets),
-                "headers": [[k, redact_header(k, v)] for k, v in req.headers],
+                "headers": [[k, redact_header(k, v, self.secrets)] for k, v in req.headers],
                 "body": redact(req.body.decode("utf-8", "replace"), self.secrets),
             },
             "response": {
                 "status": resp.status,
-                "headers": [[k, redact_header(k, v)] for k, v in resp.headers],
+                "headers": [[k, redact_header(k, v, self.secrets)] for k, v in resp.headers],
                 "body": redact(resp.body.decode("utf-8", "replace"), self.secrets),
             },
             "fault": self.fault,
@@ -53,7 +53,8 @@ class Exchange:
 
     def __repr__(self) -> str:
         return (
-            f"Exchange(#{self.seq} {self.kind} {self.request.method} {self.request.path}"
+            f"Exchange(#{self.seq} {self.kind} {self.request.method}"
+            f" {redact(self.request.path, self.secrets)}"
             f" -> {self.response.status})"
         )
 

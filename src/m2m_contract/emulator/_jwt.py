@@ -66,7 +66,8 @@ def parse(token: str) -> ParsedJWT:
         header = json.loads(b64url_decode(parts[0]))
         claims = json.loads(b64url_decode(parts[1]))
         signature = b64url_decode(parts[2])
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: a header such as b64url("[[[[...") nests deeper than json allows.
         raise ValueError("the token's parts are not base64url-encoded JSON") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise ValueError("the token's header and claims must be JSON objects")

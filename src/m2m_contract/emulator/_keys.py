@@ -104,7 +104,9 @@ class KeySet:
                     f"{source}: PEM block {number} is not an unencrypted private key"
                 ) from None
             if not isinstance(key, rsa.RSAPrivateKey):
-                raise KeyFileError(f"{source}: PEM block {number} is not an RSA key (RS256 needs RSA)")
+                raise KeyFileError(
+                    f"{source}: PEM block {number} is not an RSA key (RS256 needs RSA)"
+                )
             keys.append(SigningKey.from_private_key(key))
         if not keys:
             raise KeyFileError(f"{source}: no PEM private key found")

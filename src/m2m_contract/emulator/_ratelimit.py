@@ -49,7 +49,7 @@ class RateLimiter:
             if len(self._buckets) > self._max:
                 del self._buckets[next(iter(self._buckets))]
         wall = self._clock.time()
-        reset = int(math.ceil(wall + (cap - tokens) / rate))
+        reset = math.ceil(wall + (cap - tokens) / rate)
         retry = 0 if allowed else max(1, math.ceil((1.0 - tokens) / rate))
         return Decision(allowed, cap, int(tokens), reset, retry)
 

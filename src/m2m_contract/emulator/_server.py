@@ -32,7 +32,9 @@ class TLSFiles:
     keyfile: Path
 
 
-def make_tls_files(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")) -> TLSFiles:
+def make_tls_files(
+    directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+) -> TLSFiles:
     """Create a CA (trustme) and a certificate for `hosts`; return the file paths."""
     import trustme
 
@@ -106,11 +108,13 @@ class EmulatorServer:
         self._thread: threading.Thread | None = None
         self._server: uvicorn.Server | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._sock: socket.socket | None = None
         self.ca_bundle: Path | None = None
         self.base_url = ""
 
     def start(self) -> EmulatorServer:
         sock = bind_socket(self.host, self._port)
+        self._sock = sock
         port = sock.getsockname()[1]
         tls_files = None
         if self.tls:
@@ -131,7 +135,8 @@ class EmulatorServer:
                 self.stop()
                 raise ServerError(f"the emulator did not start on {self.base_url}")
             time.sleep(0.01)
-        sock.close()  # uvicorn holds its own duplicate
+        # Keep `sock` open until stop(): uvloop serves a duplicate of it, but asyncio's own
+        # loop serves this very socket, so closing it here would stop the server listening.
         return self
 
     def stop(self) -> None:
@@ -140,6 +145,9 @@ class EmulatorServer:
         if self._thread is not None:
             self._thread.join(timeout=_START_TIMEOUT)
         self._thread = self._server = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
         if self._tmp is not None:
             with contextlib.suppress(OSError):
                 self._tmp.cleanup()

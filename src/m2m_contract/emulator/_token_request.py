@@ -31,7 +31,7 @@ def invalid_request(description: str) -> BadRequest:
 class TokenRequest:
     """The parameters of a token request; `params` keeps JSON types (scope may be a list)."""
 
-    params: dict[str, Any]
+    params: dict[str, Any] = field(repr=False)  # holds client_secret when sent in the body
     client_id: str | None
     client_secret: str | None = field(repr=False)
     auth_method: str  # client_secret_post | client_secret_basic | none
