@@ -3,6 +3,7 @@ and by no unrelated MUST check."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,3 +247,19 @@ def test_the_corpus_covers_many_checks_and_several_languages() -> None:
     assert len({m.caught_by for m in MUTANTS}) >= 18
     assert any(m.client.startswith("env") and "curl_client" in m.client for m in MUTANTS)
     assert any("node_client" in m.client for m in MUTANTS)
+
+
+def test_reports_of_a_leaky_client_never_hold_its_secret_or_tokens() -> None:
+    leaky = clients.variant(print_secret=True, print_token=True, body="query-secret")
+    session = ConformanceSession(CallableRunner("leaky", leaky), Options())
+    results = session.results(["happy-path", "token-reuse"])
+    observations = [session.observation(s) for s in ("happy-path", "token-reuse")]
+    secrets = {s for obs in observations for s in obs.secrets}
+    assert len(secrets) >= 3  # two secrets and at least one token
+    failing = [r for r in results if r.status in ("failed", "warning")]
+    assert {"secret-not-in-url", "secret-not-in-output", "token-not-in-output"} <= {
+        r.id for r in failing
+    }
+    for result in results:
+        text = json.dumps(result.to_json())
+        assert not any(secret in text for secret in secrets), result.id
