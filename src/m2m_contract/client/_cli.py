@@ -30,7 +30,8 @@ def _add_token(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Get an access token with the client credentials grant and print it on "
         "stdout. The secret is read from $M2M_CLIENT_SECRET or --client-secret-file, never "
         "from the command line.",
-        epilog="exit status: 0 token printed, 1 error (one line on stderr)",
+        epilog="exit status: 0 token printed, 1 error (one line on stderr), 2 usage error",
+        allow_abbrev=False,  # `--client-secret X` must not pass for --client-secret-file X
     )
     parser.add_argument("--token-url", metavar="URL", help=env % "M2M_TOKEN_URL")
     parser.add_argument("--client-id", metavar="ID", help=env % "M2M_CLIENT_ID")
@@ -39,6 +40,7 @@ def _add_token(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="FILE",
         help="read the secret from FILE ('-' for stdin); default: $M2M_CLIENT_SECRET",
     )
+    parser.add_argument("--client-secret", nargs="?", action=_RefuseSecret, help=argparse.SUPPRESS)
     parser.add_argument(
         "--scope",
         action="append",
@@ -58,6 +60,15 @@ def _add_token(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="give up after this long, retries included (default %(default)s)",
     )
     parser.set_defaults(run=_token)
+
+
+class _RefuseSecret(argparse.Action):
+    """A secret on the command line is visible to every user of the machine: refuse it, and
+    do not echo it back as argparse's "unrecognized arguments" would."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        parser.error("the secret is never taken from the command line (process lists show "
+                     "it): set M2M_CLIENT_SECRET or use --client-secret-file FILE (- for stdin)")
 
 
 def _add_reference_client(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -112,11 +123,15 @@ def _secret(path: str | None, env: Mapping[str, str]) -> str:
             raise ValueError("set M2M_CLIENT_SECRET or give --client-secret-file FILE "
                              "(the secret is never taken from the command line)")
         return secret
-    if path == "-":
-        text = sys.stdin.read()
-    else:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+    except OSError as exc:
+        # Not quoting the path: a secret typed where the path belongs would be echoed.
+        raise ValueError(f"cannot read --client-secret-file ({exc.strerror})") from None
     secret = text.strip("\r\n")
     if not secret:
         raise ValueError(f"the secret file {'(stdin)' if path == '-' else path!r} is empty")

@@ -7,7 +7,9 @@ The SSL context is built once and shared, which is what makes a client cheap to 
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import ssl
 import threading
 from collections.abc import Awaitable, Callable
@@ -170,10 +172,10 @@ class Fetcher:
         what = "timed out" if timed_out else f"gave no answer ({type(exc).__name__}: {detail})"
         tls = _is_tls_failure(exc)
         hint = "; check ca_bundle/verify" if tls else ""
+        # Not chained to `exc`: a transport's message may quote the request, secret included.
         error = TokenEndpointUnreachableError(
             f"the token endpoint {self.request.token_url} {what}{hint}", timed_out=timed_out
         )
-        error.__cause__ = exc
         # A certificate that does not verify will not verify on the next attempt either.
         return Failure(error, retryable=not tls)
 
@@ -197,11 +199,17 @@ def build_ssl(verify: Verify) -> ssl.SSLContext | bool:
     if isinstance(verify, ssl.SSLContext) or verify is False:
         return verify
     if verify is True:
-        return httpx.create_ssl_context()
+        return _default_ssl(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
     path = Path(verify)
     if not path.is_file():
         raise ValueError(f"CA bundle {str(path)[:200]!r} does not exist or is not a file")
     return ssl.create_default_context(cafile=str(path))
+
+
+@functools.lru_cache(maxsize=4)
+def _default_ssl(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """One default context per process (per SSL_CERT_FILE/DIR): contexts are safe to share."""
+    return httpx.create_ssl_context()
 
 
 def _is_tls_failure(exc: BaseException) -> bool:
