@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "client",
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": "python bench/client_bench.py " + " ".join(argv or sys.argv[1:]),
+        "command": " ".join(["python bench/client_bench.py", *(argv or sys.argv[1:])]),
         "machine": versions(),
         "settings": {"number": args.number, "repeat": args.repeat, "callers": args.callers,
                      "threads": args.threads, "token_delay_s": FETCH_DELAY},
