@@ -97,6 +97,13 @@ def http_server() -> Iterator[EmulatorServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def http_client(http_server: EmulatorServer) -> Iterator[httpx.Client]:
+    """One client for the shared server: building an httpx.Client (its TLS context) is slow."""
+    with httpx.Client(base_url=http_server.base_url) as client:
+        yield client
+
+
 @pytest.fixture
 def inprocess_door() -> Iterator[Door]:
     emulator = Emulator(clock=fresh_clock())
@@ -105,10 +112,9 @@ def inprocess_door() -> Iterator[Door]:
 
 
 @pytest.fixture
-def http_door(http_server: EmulatorServer) -> Iterator[Door]:
+def http_door(http_server: EmulatorServer, http_client: httpx.Client) -> Iterator[Door]:
     pristine(http_server.emulator)
-    with httpx.Client(base_url=http_server.base_url) as client:
-        yield Door("http", http_server.emulator, client)
+    yield Door("http", http_server.emulator, http_client)
     pristine(http_server.emulator)
 
 

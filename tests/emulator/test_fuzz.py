@@ -200,6 +200,7 @@ def test_in_process_door_answers_oversized_bodies_with_413(size: int, path: str)
 )
 def test_http_door_answers_anything_with_rfc_shaped_json(
     http_server: EmulatorServer,
+    http_client: httpx.Client,
     method: str,
     path: str,
     body: tuple[bytes, str | None],
@@ -208,25 +209,22 @@ def test_http_door_answers_anything_with_rfc_shaped_json(
 ) -> None:
     content, content_type = body
     http_server.emulator.reset()
-    with httpx.Client(base_url=http_server.base_url) as client:
-        response = client.request(
-            method, path, content=content,
-            headers=request_headers(content_type, authorization, extra),
-        )
-        assert_rfc_shaped(response, method)
-        assert client.get("/healthz").status_code == 200
+    response = http_client.request(
+        method, path, content=content, headers=request_headers(content_type, authorization, extra)
+    )
+    assert_rfc_shaped(response, method)
+    assert http_client.get("/healthz").status_code == 200
 
 
 @settings(deadline=None, max_examples=5)
 @given(extra=st.integers(min_value=1, max_value=200_000), path=PATHS)
 def test_http_door_answers_oversized_bodies_with_413(
-    http_server: EmulatorServer, extra: int, path: str
+    http_server: EmulatorServer, http_client: httpx.Client, extra: int, path: str
 ) -> None:
     limit = http_server.emulator.max_body
-    with httpx.Client(base_url=http_server.base_url) as client:
-        response = client.post(
-            path, content=b"x" * (limit + extra), headers={"content-type": "application/json"}
-        )
-        assert response.status_code == 413
-        assert response.json()["error"] == "invalid_request"
-        assert client.get("/healthz").status_code == 200
+    response = http_client.post(
+        path, content=b"x" * (limit + extra), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "invalid_request"
+    assert http_client.get("/healthz").status_code == 200
