@@ -206,3 +206,12 @@ def test_deeply_nested_token_header_gets_401_not_500(door: Door) -> None:
     header = base64.urlsafe_b64encode(b"[" * 5000).rstrip(b"=").decode()
 
     assert_invalid_token(door.api(f"{header}.e30.c2ln"), "base64url")
+
+
+def test_invalid_token_description_keeps_its_acronyms(door: Door) -> None:
+    response = door.api("not-a-jwt")
+
+    assert response.json()["error_description"] == (
+        "The token is not a JWT (it must have three dot-separated parts)"
+    )
+    assert 'error_description="The token is not a JWT' in response.headers["www-authenticate"]

@@ -454,7 +454,8 @@ def test_oversized_body_is_413(door: Door) -> None:
         headers={"content-type": "application/json"},
     )
 
-    assert_error(response, 413, "invalid_request")
+    limit = door.emulator.max_body
+    assert_error(response, 413, "invalid_request", f"Request body over {limit} bytes")
 
 
 # -- rate limiting --------------------------------------------------------------------------

@@ -62,7 +62,8 @@ def handle_api(
     try:
         verified = verify(token)
     except InvalidToken as exc:
-        return _challenge(401, "invalid_token", str(exc).capitalize())
+        reason = str(exc)  # not capitalize(): it would lower-case "JWT", "JWKS", "RS256"
+        return _challenge(401, "invalid_token", reason[:1].upper() + reason[1:])
     needed = required_scopes(routes, request.path)
     missing = [s for s in needed if s not in verified.scopes]
     if missing:

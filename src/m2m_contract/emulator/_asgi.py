@@ -41,10 +41,11 @@ class EmulatorApp:
         if scope["type"] != "http":
             return
         body = await _read_body(receive, self.emulator.max_body)
-        if body is None:
+        if body is None:  # the same answer the core gives in-process
+            description = f"Request body over {self.emulator.max_body} bytes"
             too_big = json_response(
                 413,
-                {"error": "invalid_request", "error_description": "Request body too large"},
+                {"error": "invalid_request", "error_description": description},
                 [("connection", "close")],
             )
             await _send(send, too_big.status, too_big.headers, too_big.body)
