@@ -46,12 +46,23 @@ def test_api_that_keeps_rejecting_gets_two_tries_and_no_more(rig: Rig, mode: Mod
     assert set(rig.bearers()) <= rig.issued()
 
 
-def test_each_call_gets_its_own_single_replay(rig: Rig, mode: Mode) -> None:
+def test_a_rejected_token_is_never_presented_again(rig: Rig, mode: Mode) -> None:
+    class Ticking(httpx.BaseTransport, httpx.AsyncBaseTransport):
+        """One fake second per token request, so every token minted is a different JWT."""
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            rig.clock.advance(1)
+            return rig.transport.handle_request(request)
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return self.handle_request(request)
+
     rig.emu.add_fault(_rejects(times=None))
-    auth = rig.auth()
+    auth = rig.auth(transport=Ticking())
     for _ in range(3):
-        assert rig.get(auth, mode).status_code == 401
-    assert len(rig.apis()) == 6 and len(rig.tokens()) <= 6
+        assert rig.get(auth, mode).status_code == 401  # each call: one replay, no more
+    assert len(rig.apis()) == 6 and len(rig.tokens()) == 6
+    assert len(set(rig.bearers())) == 6
 
 
 @pytest.mark.parametrize(

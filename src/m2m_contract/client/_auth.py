@@ -184,9 +184,11 @@ class ClientCredentials(httpx.Auth):
         entry = self._entry()
         request.headers["Authorization"] = entry.authorization
         response = yield request
-        if self._should_replay(response, request, entry):
-            request.headers["Authorization"] = self._entry().authorization
-            yield request
+        if self._rejected(response, entry) and _replayable(request):
+            entry = self._entry()
+            request.headers["Authorization"] = entry.authorization
+            response = yield request
+            self._rejected(response, entry, replaying=True)
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -194,30 +196,38 @@ class ClientCredentials(httpx.Auth):
         entry = await self._aentry()
         request.headers["Authorization"] = entry.authorization
         response = yield request
-        if self._should_replay(response, request, entry):
-            request.headers["Authorization"] = (await self._aentry()).authorization
-            yield request
+        if self._rejected(response, entry) and _replayable(request):
+            entry = await self._aentry()
+            request.headers["Authorization"] = entry.authorization
+            response = yield request
+            self._rejected(response, entry, replaying=True)
 
-    def _should_replay(self, response: httpx.Response, request: httpx.Request, used: Entry) -> bool:
-        """After a 401 invalid_token: drop the token; replay once if the body can be resent."""
+    def _rejected(self, response: httpx.Response, used: Entry, *, replaying: bool = False) -> bool:
+        """On a 401 invalid_token (RFC 6750 §3.1), forget the token so it is never presented
+        again, and say so; the caller replays at most once."""
         if response.status_code != 401:
             return False
         challenge = response.headers.get("www-authenticate", "")
         if not challenge.lower().startswith("bearer") or not _INVALID_TOKEN.search(challenge):
             return False
         self._cache.discard(used.token)
-        replayable = isinstance(request.stream, httpx.ByteStream)
         logger.info(
-            "the API rejected the token (401 invalid_token); %s",
-            "fetching a new one and replaying the request once" if replayable
-            else "the next request gets a new one (this request's body cannot be replayed)",
+            "the API rejected the token (401 invalid_token)%s",
+            "; the new token too, so the request is not tried again" if replaying
+            else "; dropping it (the request is replayed once with a new one if its body "
+            "is in memory)",
         )
-        return replayable
+        return True
 
     def auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
         raise RuntimeError("ClientCredentials works through sync_auth_flow/async_auth_flow")
+
+
+def _replayable(request: httpx.Request) -> bool:
+    """A body already in memory can be sent again; a consumed stream cannot."""
+    return isinstance(request.stream, httpx.ByteStream)
 
 
 def _clocks(clock: Clock | None) -> tuple[Callable[[], float], Callable[[], float]]:
