@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from m2m_contract.client import TokenServerError
-from m2m_contract.emulator import Api, Fault, default_tenant
+from m2m_contract.emulator import DEFAULT_AUDIENCE, Api, Fault, default_tenant
 
 from .conftest import Mode, Rig
 
@@ -160,3 +160,15 @@ def test_invalidate_makes_the_next_call_fetch(rig: Rig, mode: Mode) -> None:
     auth.invalidate()
     rig.token(auth, mode)
     assert len(rig.tokens()) == 2
+
+
+def test_every_refetch_sends_the_same_request_audience_included(rig: Rig, mode: Mode) -> None:
+    auth = rig.auth(audience=DEFAULT_AUDIENCE, scope=["read:members", "read:appointments"])
+    rig.token(auth, mode)
+    rig.clock.advance(86400)  # expired: fetched again
+    rig.token(auth, mode)
+    auth.invalidate()
+    rig.token(auth, mode)
+    sent = [e.request.body for e in rig.tokens()]
+    assert len(sent) == 3 and len(set(sent)) == 1
+    assert (rig.tokens()[0].params or {})["audience"] == DEFAULT_AUDIENCE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
@@ -11,11 +12,13 @@ from typing import Protocol, runtime_checkable
 
 import httpx
 
-from ._cache import Entry, TokenCache, logger
+from ._cache import Entry, TokenCache
 from ._fetch import Fetcher, Verify
 from ._request import AuthMethod, BodyEncoding, TokenRequest
 from ._retry import RetryPolicy
 from ._token import Token
+
+logger = logging.getLogger("m2m_contract.client")
 
 # RFC 6750 §3: the Bearer challenge's error parameter, quoted or not (not error_description).
 _INVALID_TOKEN = re.compile(r'(?:^|[\s,])error\s*=\s*"?invalid_token"?(?:$|[\s,])', re.I)
