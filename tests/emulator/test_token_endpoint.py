@@ -330,6 +330,13 @@ def test_offline_access_ignored_by_default_succeeds_without_refresh_token(door: 
     assert "refresh_token" not in body
 
 
+def test_offline_access_alone_under_ignore_policy_gets_a_token_without_scope(door: Door) -> None:
+    body = door.token_response(scope="offline_access").json()
+
+    assert "scope" not in body  # the one scope asked for was dropped, not widened to all
+    assert "refresh_token" not in body
+
+
 def test_offline_access_rejected_like_stock_auth0_when_the_tenant_says_so(door: Door) -> None:
     door.use_tenant(replace(default_tenant(), offline_access="reject"))
 
