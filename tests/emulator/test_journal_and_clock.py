@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import httpx
 import pytest
 
-from m2m_contract.emulator import Emulator, EmulatorTransport, FakeClock, Journal
+from m2m_contract.emulator import (
+    Emulator,
+    EmulatorTransport,
+    FakeClock,
+    Journal,
+    RateLimit,
+    default_tenant,
+)
 
 from .conftest import Door, token_body
 
@@ -117,3 +125,15 @@ def test_tokens_are_stamped_with_the_fake_clock(inprocess_door: Door) -> None:
     claims = jwt.decode(inprocess_door.token(), options={"verify_signature": False})
 
     assert claims["iat"] == int(start) + 3600
+
+
+def test_a_clock_swapped_in_later_also_drives_the_rate_limiter() -> None:
+    emulator = Emulator(replace(default_tenant(), rate_limit=RateLimit(1, 1.0)))
+    emulator.clock = clock = FakeClock()
+    body = {"client_id": "demo-client", "client_secret": "demo-secret",
+            "grant_type": "client_credentials"}
+    with httpx.Client(transport=EmulatorTransport(emulator)) as client:
+        assert client.post(emulator.token_url, json=body).status_code == 200
+        assert client.post(emulator.token_url, json=body).status_code == 429
+        clock.advance(1)
+        assert client.post(emulator.token_url, json=body).status_code == 200

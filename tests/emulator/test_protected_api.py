@@ -215,3 +215,14 @@ def test_invalid_token_description_keeps_its_acronyms(door: Door) -> None:
         "The token is not a JWT (it must have three dot-separated parts)"
     )
     assert 'error_description="The token is not a JWT' in response.headers["www-authenticate"]
+
+
+def test_api_leeway_honours_a_token_until_leeway_seconds_past_exp(door: Door) -> None:
+    door.use_tenant(replace(default_tenant(), api_leeway=1.0))
+    token = door.token()
+    door.clock.advance(86400 + 0.5)
+    assert door.api(token).status_code == 200
+
+    door.clock.advance(0.5)
+
+    assert_invalid_token(door.api(token), "expired")

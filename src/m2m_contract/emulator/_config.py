@@ -69,6 +69,9 @@ class Tenant:
     token_profile: TokenProfile = "auth0"
     api_audience: str | None = None
     api_routes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Seconds past `exp` the protected API still honours a token. `iat` is whole seconds, so
+    # `exp` can fall up to 1 s before `expires_in` has run out from the client's point of view.
+    api_leeway: float = 0.0
 
     def client(self, client_id: str) -> Client | None:
         for candidate in self.clients:
@@ -129,7 +132,7 @@ def tenant_from_mapping(data: Mapping[str, Any]) -> Tenant:
     """Build a tenant from parsed TOML (or any mapping of the same shape)."""
     known = {
         "issuer", "default_audience", "offline_access", "token_profile", "rate_limit",
-        "apis", "clients", "api_audience", "api_routes",
+        "apis", "clients", "api_audience", "api_routes", "api_leeway",
     }
     _no_unknown(data, known, "the top level")
     apis = tuple(_api(item, i) for i, item in enumerate(_list(data, "apis")))
@@ -171,6 +174,9 @@ def tenant_from_mapping(data: Mapping[str, Any]) -> Tenant:
     if not isinstance(routes_raw, Mapping):
         raise TenantConfigError("[api_routes] must map path prefixes to lists of scopes")
     routes = {str(k): _scopes(v, f"api_routes.{k!s}") for k, v in routes_raw.items()}
+    leeway = data.get("api_leeway", 0)
+    if not isinstance(leeway, (int, float)) or isinstance(leeway, bool) or not 0 <= leeway <= 300:
+        raise TenantConfigError("api_leeway must be a number of seconds from 0 to 300")
     return Tenant(
         apis=apis,
         clients=clients,
@@ -181,6 +187,7 @@ def tenant_from_mapping(data: Mapping[str, Any]) -> Tenant:
         token_profile=profile,  # type: ignore[arg-type]
         api_audience=_opt_str(data, "api_audience", "tenant"),
         api_routes=routes,
+        api_leeway=float(leeway),
     )
 
 

@@ -48,7 +48,7 @@ class Emulator:
         journal_size: int = DEFAULT_JOURNAL_SIZE,
         max_body: int = MAX_BODY,
     ) -> None:
-        self.clock: Clock = clock or SystemClock()
+        self._clock: Clock = clock or SystemClock()
         self.keys = keys or shared_keys()
         self.faults = FaultQueue()
         self.journal = Journal(journal_size)
@@ -59,6 +59,15 @@ class Emulator:
         self.tenant = tenant or default_tenant()
 
     # -- configuration -------------------------------------------------------------------
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock = clock
+        self.tenant = self._tenant  # the rate limiter follows the new clock
 
     @property
     def tenant(self) -> Tenant:
@@ -150,7 +159,7 @@ class Emulator:
             self.keys,
             issuer=self.issuer,
             audience=self._tenant.protected_audience,
-            now=self.clock.time(),
+            now=self.clock.time() - self._tenant.api_leeway,
         )
 
     # -- dispatch ------------------------------------------------------------------------
