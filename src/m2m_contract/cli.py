@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .client import _cli as client_cli  # the token and reference-client commands
 
     client_cli.add_parsers(sub)
+    from .live._cli import add_parsers as add_cassettes_parser  # m2m-contract cassettes check
+    add_cassettes_parser(sub)
     return parser
 
 
