@@ -61,7 +61,10 @@ def test_expired_token_is_never_presented(rig: Rig, mode: Mode) -> None:
     assert len(rig.tokens()) == 2  # at 0 and at 12 (past 9 = 10 - 10%); at 20 still fresh
 
 
-@pytest.mark.parametrize(("lifetime", "reused_for"), [(2, 1.8), (30, 27), (300, 270), (3600, 3540)])
+# A 2 s token: 1 s less for exp's whole-second rounding and 2% for transit leave 0.96 s.
+@pytest.mark.parametrize(
+    ("lifetime", "reused_for"), [(2, 0.96), (30, 27), (300, 270), (3600, 3540)]
+)
 def test_margin_is_capped_at_a_tenth_of_a_short_lifetime(
     rig: Rig, lifetime: int, reused_for: float
 ) -> None:
@@ -77,7 +80,7 @@ def test_margin_is_capped_at_a_tenth_of_a_short_lifetime(
 def test_short_lived_token_with_a_huge_margin_is_not_fetched_per_call(rig: Rig) -> None:
     _lifetime(rig, 5)
     auth = rig.auth(refresh_margin=3600)
-    for _ in range(9):
+    for _ in range(8):  # up to 3.5 s: usable until 5 - 1 (exp rounding) - 2% (transit) = 3.9
         rig.get(auth, "sync")
         rig.clock.advance(0.5)
     assert len(rig.tokens()) == 1
@@ -106,8 +109,10 @@ def test_zero_margin_uses_the_token_until_just_before_expiry(rig: Rig) -> None:
     _lifetime(rig, 100)
     auth = rig.auth(refresh_margin=0)
     token = auth.get_token()
-    rig.clock.advance(99.9)
+    rig.clock.advance(97.9)  # usable until 100 - 1 (exp rounding) - 1 (transit) = 98
     assert auth.get_token() is token
+    rig.clock.advance(0.1)
+    assert auth.get_token() is not token
 
 
 def test_failed_early_refresh_keeps_serving_the_valid_token(rig: Rig, mode: Mode) -> None:
@@ -124,7 +129,7 @@ def test_failed_early_refresh_keeps_serving_the_valid_token(rig: Rig, mode: Mode
     assert rig.token(auth, mode) is token
     assert len(rig.tokens()) == 3
     assert rig.sleeps == []  # early refreshes never wait: they are tried again later
-    rig.clock.advance(100 - 93.5 - 1.0)  # near expiry (skew 2% = 1 s): no longer usable
+    rig.clock.advance(100 - 93.5 - 1.0)  # past 98 (1 s exp rounding + 1 s transit): unusable
     with pytest.raises(TokenServerError, match="gave up after 5 attempts"):
         rig.token(auth, mode)
 

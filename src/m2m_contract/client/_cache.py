@@ -8,8 +8,9 @@ guards a few field reads and writes only; no caller holds it while waiting or fe
 Timing is on the caller's monotonic clock, from when the token request was sent:
 - fresh until `expires_in - margin`, the margin being min(configured, 10% of the lifetime), so
   a 2 s token is reused for 1.8 s instead of being fetched on every call;
-- usable until just before `expires_in` runs out: when an early refresh fails the caller
-  keeps the old token, and the next refresh attempt waits a quarter of the margin.
+- usable until `expires_in` minus 1 s (exp is stamped in whole seconds, rounded down) minus
+  2% of it (at most 1 s, for transit): when an early refresh fails the caller keeps the old
+  token, and the next refresh attempt waits a quarter of the margin.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ logger = logging.getLogger("m2m_contract.client")
 
 REFRESH_SHARE = 0.1  # the early-refresh margin never exceeds this share of the lifetime
 SKEW_SHARE, SKEW_MAX = 0.02, 1.0  # stop presenting a token this early: it has to reach the API
+# Auth0 (and the emulator) stamp exp in whole seconds, rounded down: a token may expire up to
+# 1 s before obtained_at + expires_in, so that last second is never safe either.
+STAMP_ROUNDING = 1.0
 
 Fetch = Callable[["float | None"], Token]  # argument: None, or seconds the old token has left
 AsyncFetch = Callable[["float | None"], Awaitable[Token]]
@@ -158,11 +162,12 @@ class TokenCache:
 
     def _entry_for(self, token: Token) -> Entry:
         margin = min(self._margin, REFRESH_SHARE * token.expires_in)
-        skew = min(SKEW_MAX, SKEW_SHARE * token.expires_in)
+        skew = STAMP_ROUNDING + min(SKEW_MAX, SKEW_SHARE * token.expires_in)
+        usable_until = token.expires_at - skew
         return Entry(
             token,
-            token.expires_at - margin,
-            token.expires_at - skew,
+            min(token.expires_at - margin, usable_until),  # fresh() checks refresh_at only
+            usable_until,
             margin,
             token.authorization,
         )
