@@ -18,9 +18,9 @@ import threading
 import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from .._redact import REDACTED
+from .._redact import REDACTED, _spellings
 
 SECRET_FIELDS = ("client_secret", "client_assertion", "refresh_token", "password")
 TOKEN_FIELDS = ("access_token", "id_token")
@@ -96,14 +96,8 @@ def unsign(token: str) -> str:
 
 def spellings(secret: str) -> set[str]:
     """The ways a secret can be written in a URL, a form, or a JSON string."""
-    return {
-        secret,
-        quote(secret, safe=""),
-        quote(secret),
-        quote_plus(secret),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-    }
+    escaped = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    return _spellings(secret) | {quote(secret)} | escaped
 
 
 class Scrubber:

@@ -204,8 +204,9 @@ def summary_lines(state: _State, results: list[LiveResult]) -> list[str]:
         recorded = state.run_info.get("recorded_at", "at an unknown time")
         lines = [
             f"replayed from {state.cassettes} (recorded {recorded} against {tenant}) with the "
-            "network blocked; the token signature was verified at recording time, and expiry "
-            "is not compared with the current time"
+            "network blocked; the signature verdict is the one reached at recording time (the "
+            "recorded token carries no signature), and expiry is not compared with the current "
+            "time"
         ]
         if state.ignored_record_mode:
             lines.append(f"--record-mode={state.ignored_record_mode} is ignored without --live")
