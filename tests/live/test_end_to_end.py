@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from m2m_contract.emulator import Emulator, EmulatorServer
-from m2m_contract.live import check_cassettes, wrong_secret_for
+from m2m_contract.live import (
+    MAX_TOKEN_REQUESTS,
+    LiveRun,
+    LiveSettings,
+    check_cassettes,
+    wrong_secret_for,
+)
 
 from .conftest import CHECKS, SECRET, Suite, serve, server_env
 
@@ -190,3 +196,12 @@ def test_partners_own_pytest_recording_tests_can_use_the_same_scrubbing(
     served.stop()
     replayed = suite.run("test_partner.py", "--block-network", env=env)
     replayed.assert_outcomes(passed=1)
+
+
+def test_a_run_refuses_a_sixth_token_request(tmp_path: Path, served: EmulatorServer) -> None:
+    run = LiveRun("live", tmp_path, LiveSettings.from_env(server_env(served)))
+    for _ in range(MAX_TOKEN_REQUESTS):
+        run._token_exchange("token")
+    with pytest.raises(RuntimeError, match="more than 5 token requests in one run"):
+        run._token_exchange("token")
+    assert len(served.emulator.journal.token_requests()) == MAX_TOKEN_REQUESTS
