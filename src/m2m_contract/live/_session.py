@@ -158,6 +158,7 @@ class LiveRun:
         self.recorded_at: dict[str, str] = {}
         self.token_url = settings.target.token_url if settings else None
         self._done: dict[str, Any] = {}
+        self._ssl: ssl.SSLContext | None = None
 
     def __repr__(self) -> str:
         return f"LiveRun({self.mode}, {self.token_requests} token requests)"
@@ -228,10 +229,15 @@ class LiveRun:
         return self.settings.wrong_secret if wrong else self.settings.client_secret.reveal()
 
     def _client(self) -> httpx.Client:
-        verify: ssl.SSLContext | bool = True
-        if self.settings is not None and self.settings.ca_bundle is not None:
-            verify = ssl.create_default_context(cafile=str(self.settings.ca_bundle))
-        return httpx.Client(verify=verify, timeout=TIMEOUT, follow_redirects=False)
+        # One verifying SSL context for the run: loading CA certificates is the slow part.
+        if self._ssl is None:
+            bundle = self.settings.ca_bundle if self.settings is not None else None
+            self._ssl = (
+                ssl.create_default_context(cafile=str(bundle))
+                if bundle is not None
+                else httpx.create_ssl_context()  # certifi's CAs, as httpx has by default
+            )
+        return httpx.Client(verify=self._ssl, timeout=TIMEOUT, follow_redirects=False)
 
     def _send(self, client: httpx.Client, target: Target, request: httpx.Request) -> Outcome:
         try:
