@@ -32,6 +32,16 @@ def _jwt(facts: Facts) -> tuple[dict[str, Any], dict[str, Any]] | Result:
     return header, claims
 
 
+def _claims_and_body(facts: Facts) -> tuple[dict[str, Any], dict[str, Any]] | Result:
+    """The token's claims and the token response, or why there are none."""
+    parsed, body = _jwt(facts), _token_body(facts)
+    if isinstance(parsed, Result):
+        return parsed
+    if isinstance(body, Result):
+        return body
+    return parsed[1], body
+
+
 @_check("server-token-jwt", "MUST", "Auth0", "the access token is a JWT signed RS256, with a kid")
 def token_jwt(facts: Facts) -> Result:
     parsed = _jwt(facts)
@@ -142,12 +152,11 @@ def token_audience(facts: Facts) -> Result:
 
 @_check("server-token-lifetime", "MUST", "Auth0", "exp - iat equals expires_in")
 def token_lifetime(facts: Facts) -> Result:
-    parsed, body = _jwt(facts), _token_body(facts)
-    if isinstance(parsed, Result):
-        return parsed
-    if isinstance(body, Result):
-        return body
-    exp, iat = _int(parsed[1].get("exp")), _int(parsed[1].get("iat"))
+    both = _claims_and_body(facts)
+    if isinstance(both, Result):
+        return both
+    claims, body = both
+    exp, iat = _int(claims.get("exp")), _int(claims.get("iat"))
     expires = _int(body.get("expires_in"))
     if exp is None or iat is None:
         return bad("the token lacks an integer exp or iat claim")
@@ -169,14 +178,13 @@ def token_lifetime(facts: Facts) -> Result:
 
 @_check("server-token-scope", "MUST", "RFC6749-3.3", "the token's scope is within what was asked")
 def token_scope(facts: Facts) -> Result:
-    parsed, body = _jwt(facts), _token_body(facts)
-    if isinstance(parsed, Result):
-        return parsed
-    if isinstance(body, Result):
-        return body
+    both = _claims_and_body(facts)
+    if isinstance(both, Result):
+        return both
+    claims, body = both
     asked = set(facts.token().target.scopes)
     granted: list[str] = []
-    for source in (parsed[1].get("scope"), body.get("scope")):
+    for source in (claims.get("scope"), body.get("scope")):
         if source is not None and not isinstance(source, str):
             return bad(f"scope is {json.dumps(source)[:60]}, expected a space-separated string")
         granted += (source or "").split()
