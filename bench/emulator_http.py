@@ -472,18 +472,25 @@ def python_rs256_sign_rate(seconds: float) -> dict[str, Any]:
     }
 
 
-def in_process_rate(seconds: float, *, signature_cache: bool = True) -> dict[str, Any]:
-    """Tokens/s of the emulator through its httpx transport: no sockets, one thread.
+def in_process_rate(
+    seconds: float, *, signature_cache: bool = True, workers: int = 1
+) -> dict[str, Any]:
+    """Tokens/s of the emulator through its httpx transport: no sockets, `workers` threads.
 
     With `signature_cache=False` the emulator gets a fresh key set whose signature cache is
-    sized 0 for the duration, so that every token is signed afresh.
+    sized 0 for the duration, so that every token is signed afresh. Several workers share one
+    emulator (each with its own httpx client), as the threads of a test suite would.
     """
+    import threading
+
     from m2m_contract.emulator import Emulator, EmulatorTransport, KeySet, _keys
 
     saved: int | None = getattr(_keys.KeySet, "_CACHE_SIZE", None)
     uncached = not signature_cache and saved is not None
     if uncached:
         _keys.KeySet._CACHE_SIZE = 0
+    counts = [0] * workers
+    failures = [0] * workers
     try:
         emulator = Emulator(keys=KeySet.generate()) if uncached else Emulator()
         transport = EmulatorTransport(emulator)
@@ -496,24 +503,33 @@ def in_process_rate(seconds: float, *, signature_cache: bool = True) -> dict[str
                 )
             for _ in range(50):  # warm-up
                 client.post("/oauth/token", json=TOKEN_BODY)
-            count = 0
-            failures = 0
-            start = time.perf_counter()
-            deadline = start + seconds
-            while count < INPROC_MAX_REQUESTS and time.perf_counter() < deadline:
-                if client.post("/oauth/token", json=TOKEN_BODY).status_code != 200:
-                    failures += 1
-                count += 1
-            elapsed = time.perf_counter() - start
+        start = time.perf_counter()
+        deadline = start + seconds
+
+        def work(index: int) -> None:
+            with httpx.Client(transport=transport, base_url=INPROC_BASE_URL) as own:
+                while counts[index] < INPROC_MAX_REQUESTS and time.perf_counter() < deadline:
+                    if own.post("/oauth/token", json=TOKEN_BODY).status_code != 200:
+                        failures[index] += 1
+                    counts[index] += 1
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(seconds + 30)
+        elapsed = time.perf_counter() - start
     finally:
         if saved is not None:
             _keys.KeySet._CACHE_SIZE = saved
+    count = sum(counts)
     return {
         "requests": count,
         "duration_s": round(elapsed, 3),
         "tokens_per_s": round(count / elapsed, 1),
-        "non_200": failures,
+        "non_200": sum(failures),
         "signature_cache": not uncached,
+        "workers": workers,
         "base_url": INPROC_BASE_URL,
     }
 
@@ -617,13 +633,17 @@ def markdown(result: dict[str, Any]) -> str:
             f"{sig['openssl']['sign_per_s']:,.0f} sign/s; python `cryptography` "
             f"{sig.get('python_cryptography', {}).get('sign_per_s', 'n/a')} sign/s"
         )
-    for key, label in (("in_process", "as shipped"), ("in_process_nocache", "no sig. cache")):
+    for key, label in (
+        ("in_process", "as shipped"),
+        ("in_process_nocache", "no sig. cache"),
+        ("in_process_nocache_threads", "no sig. cache, one thread per core"),
+    ):
         inproc = result.get(key)
         if not inproc:
             continue
         if "tokens_per_s" in inproc:
             lines.append(
-                f"- in-process ({EMULATOR} httpx transport, one thread, {label}): "
+                f"- in-process ({EMULATOR} httpx transport, {label}): "
                 f"**{inproc['tokens_per_s']:,.0f} tokens/s** = **{inproc['ratio_to_openssl']}x** "
                 f"openssl sign/s (target >= {TARGET_INPROC_RATIO}x: "
                 f"{_met(inproc['meets_target'])})"
@@ -819,12 +839,18 @@ def http_rounds(
 
 
 def measure_in_process(
-    seconds: float, openssl_rate: float | None, problems: list[str], *, signature_cache: bool
+    seconds: float,
+    openssl_rate: float | None,
+    problems: list[str],
+    *,
+    signature_cache: bool,
+    workers: int = 1,
 ) -> dict[str, Any]:
     label = "as shipped" if signature_cache else "no signature cache"
+    label += f", {workers} threads" if workers > 1 else ""
     print(f"in-process emulator, {label} ({seconds:g} s)", flush=True)
     try:
-        inproc = in_process_rate(seconds, signature_cache=signature_cache)
+        inproc = in_process_rate(seconds, signature_cache=signature_cache, workers=workers)
     except (ImportError, SetupError, httpx.HTTPError) as exc:
         problems.append(f"in-process ({label}): {type(exc).__name__}: {exc}")
         return {"error": f"{type(exc).__name__}: {exc}"}
@@ -906,6 +932,18 @@ def run(args: argparse.Namespace) -> int:
         if args.nocache
         else None
     )
+    cores = os.cpu_count() or 1
+    inproc_nocache_threads = (
+        measure_in_process(
+            args.inprocess_seconds,
+            openssl_rate,
+            other_problems,
+            signature_cache=False,
+            workers=cores,
+        )
+        if args.nocache and cores > 1
+        else None
+    )
 
     summaries = {s.name: summarise(runs[s.name]) for s in servers}
     result: dict[str, Any] = {
@@ -940,6 +978,7 @@ def run(args: argparse.Namespace) -> int:
         "signing": signing,
         "in_process": inproc,
         "in_process_nocache": inproc_nocache,
+        "in_process_nocache_threads": inproc_nocache_threads,
         "problems": http_problems + other_problems,
         "valid": not http_problems,
     }

@@ -167,8 +167,9 @@ def emulator(res: Results) -> list[str]:
         for key, label in (
             ("in_process", "in-process door (httpx transport)"),
             ("in_process_nocache", "in-process, no signature cache"),
+            ("in_process_nocache_threads", "in-process, no signature cache, a thread per core"),
         ):
-            if key in data:
+            if data.get(key):
                 rows.append(
                     [label, num(data[key]["tokens_per_s"]), f"{data[key]['ratio_to_openssl']:.2f}"]
                 )
@@ -342,15 +343,16 @@ def summary(res: Results) -> list[str]:
                     yes(c["meets_tokens_target"] and c["meets_p99_target"]),
                 ]
             )
-        inproc = res["emulator_http"].get("in_process")
-        if inproc:
-            rows.append(
-                [
-                    "in-process ≥ 0.8x the RS256 signing rate",
-                    f"{inproc['ratio_to_openssl']:.2f}x",
-                    yes(inproc["meets_target"]),
-                ]
-            )
+        for key, label in (
+            ("in_process", "in-process ≥ 0.8x the RS256 signing rate (as shipped)"),
+            ("in_process_nocache", "… every token signed, one thread"),
+            ("in_process_nocache_threads", "… every token signed, a thread per core"),
+        ):
+            inproc = res["emulator_http"].get(key)
+            if inproc and "ratio_to_openssl" in inproc:
+                rows.append(
+                    [label, f"{inproc['ratio_to_openssl']:.2f}x", yes(inproc["meets_target"])]
+                )
     if "client" in res:
         met = res["client"].get("targets_met", {})
         ours = res["client"]["clients"].get("m2m-contract", {})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
-from .emulator import Emulator, KeyFileError, KeySet, TenantConfigError, load_tenant
+from .emulator import Emulator, EmulatorApp, KeyFileError, KeySet, TenantConfigError, load_tenant
 from .emulator._server import ServerError, bind_socket, make_tls_files, url_for, uvicorn_config
 
 
@@ -61,6 +61,13 @@ def serve(args: argparse.Namespace) -> int:
             print(f"  CA bundle:      {tls.ca_bundle}", flush=True)
         if tenant is None:
             print("  tenant:         built-in (client demo-client / demo-secret)", flush=True)
-        server = uvicorn.Server(uvicorn_config(emulator, tls, args.log_level))
-        server.run(sockets=[sock])
+        # Token requests are signed on worker threads (the GIL is released while signing);
+        # a short switch interval keeps the event loop from waiting 5 ms for the GIL.
+        sys.setswitchinterval(0.0005)
+        config = uvicorn_config(emulator, tls, args.log_level)
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            if isinstance(config.app, EmulatorApp):
+                config.app.close()
     return 0

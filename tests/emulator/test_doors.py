@@ -163,3 +163,20 @@ def test_health_and_head_requests(inprocess_door: Any) -> None:
 
 def test_respx_is_the_mocking_library_behind_respx_router() -> None:
     assert isinstance(respx_router(Emulator()), respx.MockRouter)
+
+
+def test_http_door_signs_on_a_bounded_pool_that_stops_with_the_server() -> None:
+    import os
+    import threading
+
+    def signers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("m2m-sign")]
+
+    before = len(signers())
+    with EmulatorServer(Emulator()) as server, httpx.Client() as client:
+        body = {"client_id": "demo-client", "client_secret": "demo-secret",
+                "grant_type": "client_credentials"}
+        for _ in range(8):
+            assert client.post(server.emulator.token_url, json=body).status_code == 200
+        assert 1 <= len(signers()) - before <= (os.cpu_count() or 1)
+    assert len(signers()) == before

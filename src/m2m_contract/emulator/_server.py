@@ -144,6 +144,8 @@ class EmulatorServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=_START_TIMEOUT)
+        if self._server is not None and isinstance(self._server.config.app, EmulatorApp):
+            self._server.config.app.close()
         self._thread = self._server = None
         if self._sock is not None:
             self._sock.close()
