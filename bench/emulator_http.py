@@ -948,7 +948,7 @@ def run(args: argparse.Namespace) -> int:
     summaries = {s.name: summarise(runs[s.name]) for s in servers}
     result: dict[str, Any] = {
         "benchmark": "emulator_http",
-        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "machine": machine_info(wrk, node) | {"busy_cores_before": round(busy_before, 2)},
         "settings": {

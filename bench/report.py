@@ -206,7 +206,7 @@ def measure_tests() -> None:
     result = {
         "benchmark": "test_time",
         "command": ".venv/bin/pytest -n 2 -q",
-        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "wall_s": round(wall, 1),
         "exit": done.returncode,
         "summary": last[-1].strip("= ") if last else "no summary line",

@@ -309,7 +309,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     result["load_average_1min"] = {"before": load_before, "after": os.getloadavg()[0]}
     return {
         "benchmark": "soak",
-        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python bench/soak.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
         "settings": {

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 SANDBOX_ISSUER = "https://loyaltyone-sandbox-pin.auth0.com/"
 SANDBOX_BASE_URL = "https://loyaltyone-sandbox-pin.auth0.com"
