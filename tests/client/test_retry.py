@@ -210,3 +210,20 @@ def test_retry_after_is_read_as_seconds_or_an_http_date(
     header: str | None, seconds: float | None
 ) -> None:
     assert retry_after_seconds(header, wall_now=60.0) == seconds
+
+
+def test_after_giving_up_on_a_429_no_request_is_sent_before_retry_after(
+    rig: Rig, mode: Mode
+) -> None:
+    rig.emu.add_fault(Fault.respond("token", 429, json=LIMITED, headers={"Retry-After": "120"}))
+    auth = rig.auth(deadline=30)
+    with pytest.raises(RateLimitedError):
+        rig.token(auth, mode)
+    rig.clock.advance(60)
+    with pytest.raises(RateLimitedError) as caught:
+        rig.token(auth, mode)
+    assert caught.value.retry_after == pytest.approx(60)
+    assert len(rig.tokens()) == 1  # the second call asked nobody
+    rig.clock.advance(60)
+    assert rig.token(auth, mode).access_token in rig.issued()
+    assert len(rig.tokens()) == 2

@@ -53,7 +53,7 @@ class _Abandoned(Exception):
     """The leading caller went away (cancelled, interrupted): a waiting caller takes over."""
 
 
-Plan = Literal["use", "lead", "wait", "alone"]
+Plan = Literal["use", "lead", "wait", "alone", "quiet"]
 
 
 class TokenCache:
@@ -69,6 +69,8 @@ class TokenCache:
         self._flight: Future[Entry] | None = None
         self._flight_thread: int | None = None
         self._next_refresh = float("-inf")
+        # After a 429 the client gave up on, no new request before its Retry-After has passed.
+        self._quiet_until = float("-inf")
 
     def fresh(self) -> Entry | None:
         """The cached entry if it needs no refresh; lock-free (one attribute read)."""
@@ -97,6 +99,8 @@ class TokenCache:
             if plan == "use":
                 assert entry is not None
                 return entry
+            if plan == "quiet":
+                raise self._still_limited()
             if plan == "alone":
                 # Called blocking from the event loop thread whose task leads the fetch:
                 # waiting would deadlock it, so fetch independently.
@@ -121,6 +125,8 @@ class TokenCache:
             if plan == "use":
                 assert entry is not None
                 return entry
+            if plan == "quiet":
+                raise self._still_limited()
             assert flight is not None
             if plan == "lead":
                 try:
@@ -152,10 +158,20 @@ class TokenCache:
                 return "wait", None, self._flight
             if usable is not None and now < self._next_refresh:
                 return "use", usable, None  # an early refresh failed a moment ago
+            if usable is None and now < self._quiet_until:
+                return "quiet", None, None
             flight: Future[Entry] = Future()
             flight.set_running_or_notify_cancel()  # a waiter's cancellation must not cancel it
             self._flight, self._flight_thread = flight, threading.get_ident()
             return "lead", usable, flight
+
+    def _still_limited(self) -> RateLimitedError:
+        left = max(0.0, self._quiet_until - self._monotonic())
+        return RateLimitedError(
+            f"the token endpoint asked to wait (rate limiting); not asking again for {left:.1f} s",
+            retry_after=left,
+            attempts=0,
+        )
 
     def _left(self, usable: Entry | None) -> float | None:
         return None if usable is None else max(0.0, usable.usable_until - self._monotonic())
@@ -194,6 +210,8 @@ class TokenCache:
         keep = keep and self._monotonic() < usable.usable_until  # type: ignore[union-attr]
         with self._lock:
             self._flight = self._flight_thread = None
+            if not keep and isinstance(exc, RateLimitedError) and exc.retry_after:
+                self._quiet_until = self._monotonic() + exc.retry_after
             if keep:
                 assert usable is not None
                 pause = usable.margin / 4
