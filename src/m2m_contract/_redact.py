@@ -15,7 +15,8 @@ _JSON_FIELD = re.compile(
     r'("(?:' + "|".join(_SECRET_FIELDS) + r')"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\]\s]+)'
 )
 _FORM_FIELD = re.compile(r"((?:^|[?&;\s])(?:" + "|".join(_SECRET_FIELDS) + r")=)[^&\s]*")
-_AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic)(\s+)[^\s\"',;]+")
+# Credentials are long; a short word after "Bearer" is prose ("Bearer <token>", "realm=").
+_AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic)(\s+)[^\s\"',;]{8,}")
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -7,6 +7,8 @@ reporting behind `suites/conformance` and `m2m-contract verify`.
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,8 +140,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}"
         )
-    if opt.m2m_timeout <= 0:
-        raise pytest.UsageError("--m2m-scenario-timeout must be positive")
+    if not math.isfinite(opt.m2m_timeout) or opt.m2m_timeout <= 0:
+        raise pytest.UsageError("--m2m-scenario-timeout must be a positive number of seconds")
+    if opt.m2m_report_json:
+        _check_writable(opt.m2m_report_json)
     try:
         baseline = load_baseline(opt.m2m_baseline) if opt.m2m_baseline else frozenset()
     except BaselineError as exc:
@@ -157,6 +161,13 @@ def pytest_configure(config: pytest.Config) -> None:
         state.runner()  # a client that cannot start is a usage error, reported at once
 
 
+def _check_writable(path: str) -> None:
+    """Fail before the run, not after it, when the report cannot be written."""
+    folder = Path(path).resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise pytest.UsageError(f"--report-json: cannot write {path} (no writable folder {folder})")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "m2m_case" not in metafunc.fixturenames:
         return
@@ -165,11 +176,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("m2m_case", pairs, ids=[f"{s}:{c}" for s, c in pairs])
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:  # `--dist loadgroup` then keeps each scenario on one worker
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("m2m_case") if callspec is not None else None
+        if isinstance(case, tuple):
+            item.add_marker(pytest.mark.xdist_group(str(case[0])))
+
+
 @pytest.fixture(scope="session")
 def m2m_conformance(request: pytest.FixtureRequest) -> ConformanceSession:
-    """The conformance session: every collected scenario is run once, side by side."""
+    """The conformance session: every collected scenario is run once, side by side.
+
+    Under `-n N --dist loadgroup` each worker runs only the scenarios it is sent, when it
+    is sent them; under plain `-n N` every worker runs them all, side by side, up front.
+    """
     state = request.config.stash[_STATE]
     session = ConformanceSession(state.runner(), state.options)
+    if request.config.getoption("dist", "no") == "loadgroup":
+        return session
     wanted: list[str] = []
     for item in request.session.items:
         callspec = getattr(item, "callspec", None)

@@ -137,3 +137,63 @@ def test_docs_checks_md_is_generated_from_the_catalogue() -> None:
     assert docs.read_text(encoding="utf-8") == catalogue_markdown(), (
         "docs/checks.md is stale: run `m2m-contract checks --markdown > docs/checks.md`"
     )
+
+
+def _observation(*exchanges: Exchange, code: int | None = 0) -> Observation:
+    return observe("happy-path", SETTINGS, exchanges, Outcome(code))
+
+
+def _token_exchange(
+    seq: int, body: bytes, response: bytes, headers: tuple[tuple[str, str], ...] = ()
+) -> Exchange:
+    request = Request(
+        "POST", "/oauth/token", "", (("content-type", "application/json"), *headers), body
+    )
+    return Exchange(
+        seq,
+        "token",
+        float(seq),
+        request,
+        Response(200, [("content-type", "application/json")], response),
+    )
+
+
+def _api_exchange(seq: int, authorization: str) -> Exchange:
+    request = Request("GET", "/api/members", "", (("authorization", authorization),))
+    return Exchange(seq, "api", float(seq), request, Response(401, [], b"{}"))
+
+
+def test_a_credential_sent_as_the_scheme_is_never_quoted() -> None:
+    obs = _observation(_api_exchange(1, "s3cr3t-value"), _api_exchange(2, "s3cr3t-value x"))
+    result = CATALOGUE["api-bearer-header"].judge(obs)
+    assert result.ok is False
+    assert "s3cr3t" not in result.message and "a scheme other than Bearer" in result.message
+    plain = CATALOGUE["api-bearer-header"].judge(_observation(_api_exchange(1, "Token abc")))
+    assert "'Token' scheme" in plain.message
+
+
+def test_a_basic_client_need_not_repeat_its_id_in_the_body() -> None:
+    basic = ("authorization", "Basic Y2xpZW50OnMzY3IzdC12YWx1ZQ==")
+    ok = _observation(_token_exchange(1, b'{"grant_type":"client_credentials"}', b"{}", (basic,)))
+    assert CATALOGUE["token-request-required-params"].judge(ok).ok is True
+    bare = _observation(_token_exchange(1, b'{"grant_type":"client_credentials"}', b"{}"))
+    assert CATALOGUE["token-request-required-params"].judge(bare).ok is False
+
+
+def test_a_token_type_other_than_bearer_issues_no_usable_token() -> None:
+    body = b'{"client_id":"c","client_secret":"s3cr3t-value","grant_type":"client_credentials"}'
+    mac = _token_exchange(1, body, b'{"access_token":"abc","token_type":"mac","expires_in":60}')
+    obs = _observation(mac, _api_exchange(2, "Bearer abc"))
+    assert obs.issued_tokens == {}
+    assert CATALOGUE["api-token-issued"].judge(obs).ok is False
+
+
+def test_redaction_hides_credentials_but_leaves_prose_alone() -> None:
+    from m2m_contract._redact import redact
+
+    assert redact("expected 'Authorization: Bearer <token>'") == (
+        "expected 'Authorization: Bearer <token>'"
+    )
+    assert redact('Bearer realm="m2m-contract"') == 'Bearer realm="m2m-contract"'
+    assert redact("Authorization: Bearer abcdefgh12345") == "Authorization: Bearer REDACTED"
+    assert redact("Basic ZGVtbzpzZWNyZXQ=") == "Basic REDACTED"

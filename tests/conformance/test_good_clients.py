@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import pytest
 
 from m2m_contract.harness import (
@@ -60,3 +63,25 @@ def test_strict_turns_the_authlib_form_body_warning_into_a_failure() -> None:
     result = session.judge("happy-path", "token-request-json-body")
     assert result.status == "failed"
     assert "form-urlencoded" in result.message
+
+
+def test_a_command_that_cannot_start_fails_client_finishes_not_the_scenario_checks(
+    tmp_path: Path,
+) -> None:
+    program = tmp_path / "not-a-program"
+    program.write_text("this is not an executable format\n")
+    program.chmod(0o755)
+    session = ConformanceSession(CommandRunner((str(program),)), Options())
+    results = {r.id: r for r in session.results(["bad-credentials"])}
+    assert results["client-finishes"].status == "failed"
+    assert "could not run" in results["client-finishes"].message
+    assert results["client-fails-cleanly"].status == "skipped"
+
+
+def test_sys_exit_without_a_status_is_success_for_a_python_client() -> None:
+    def client(env: Mapping[str, str]) -> int:
+        status = clients.good(env)
+        raise SystemExit(None if status == 0 else status)
+
+    session = ConformanceSession(CallableRunner("exits", client), Options())
+    assert session.judge("happy-path", "client-succeeds").status == "passed"

@@ -46,12 +46,14 @@ def test_unknown_command_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*'definitely-not-installed-client' is not an executable*"])
 
 
+@pytest.mark.parametrize("dist", ["load", "loadgroup"])
 def test_suite_under_xdist_runs_one_emulator_per_scenario_without_port_clashes(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, dist: str
 ) -> None:
     pytester.makepyfile(test_partner=SUITE)
     result = pytester.runpytest_subprocess(
-        "-n", "2", "--client-cmd", CURL, "--scenario", "happy-path", "--scenario", "no-scope"
+        "-n", "2", "--dist", dist, "--client-cmd", CURL,
+        "--scenario", "happy-path", "--scenario", "no-scope",
     )
     result.assert_outcomes(passed=49)
 

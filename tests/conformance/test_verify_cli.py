@@ -111,6 +111,8 @@ def test_baseline_accepts_listed_failures_and_rejects_stale_entries(tmp_path: Pa
         (["--client-py", "no_such_module:main"], "cannot import 'no_such_module'"),
         (["--client-py", "tests.conformance.clients:good", "--client-cmd", "true"], "not both"),
         (["--baseline", "/nonexistent/baseline.txt"], "cannot read the baseline"),
+        (["--report-json", "/nonexistent/dir/report.json"], "cannot write"),
+        (["--scenario-timeout", "nan"], "must be a positive number of seconds"),
         (["--scenario", "no-such-scenario"], "unknown scenario(s) no-such-scenario"),
     ],
 )

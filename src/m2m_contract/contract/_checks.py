@@ -103,7 +103,8 @@ def _json_body(obs: Observation) -> Result:
 
 
 def _required(call: TokenCall) -> str | None:
-    names = ["client_id", "grant_type"] + ([] if call.basic else ["client_secret"])
+    # With HTTP Basic, client_id and client_secret travel in the header (RFC 6749 §2.3.1).
+    names = ["grant_type"] if call.basic else ["client_id", "client_secret", "grant_type"]
     for name in names:
         values = call.values(name)
         if not values:
@@ -313,12 +314,18 @@ def _each_api_call(obs: Observation, bad: list[tuple[ApiCall, str]], what: str) 
     return passed(f"every API request {what} ({len(obs.api_calls)} seen)")
 
 
-def _header_problem(call: ApiCall) -> str | None:
+_SCHEME_WORD = re.compile(r"[A-Za-z][A-Za-z-]{0,15}")
+
+
+def _header_problem(call: ApiCall, secrets: tuple[str, ...]) -> str | None:
     if call.authorization is None:
         return "has no Authorization header"
-    scheme, _sep, rest = call.authorization.partition(" ")
+    scheme, sep, rest = call.authorization.partition(" ")
     if scheme.lower() != "bearer":  # auth schemes are case-insensitive (RFC 7235 §2.1)
-        return f"uses the {scheme[:20]!r} scheme; expected 'Authorization: Bearer <token>'"
+        # Quote only a plain scheme word: the header might hold a credential, never echo it.
+        plain = sep and _SCHEME_WORD.fullmatch(scheme) and not any(scheme in s for s in secrets)
+        shown = f"the {scheme!r} scheme" if plain else "a scheme other than Bearer"
+        return f"uses {shown}; expected 'Authorization: Bearer <token>'"
     if not _B64TOKEN.fullmatch(rest):
         return "the bearer credentials are not a single b64token (RFC 6750 §2.1)"
     return None
@@ -328,7 +335,7 @@ def _header_problem(call: ApiCall) -> str | None:
     "api-bearer-header", "MUST", "RFC6750-2.1", "API requests carry 'Authorization: Bearer <token>'"
 )
 def _bearer_header(obs: Observation) -> Result:
-    bad = [(c, why) for c in obs.api_calls if (why := _header_problem(c))]
+    bad = [(c, why) for c in obs.api_calls if (why := _header_problem(c, obs.secrets))]
     return _each_api_call(obs, bad, "had a Bearer header")
 
 
@@ -411,6 +418,8 @@ def _rejected_reuse(obs: Observation) -> Result:
     "client-finishes", "MUST", "partner §2", "the client finishes within the scenario's time limit"
 )
 def _finishes(obs: Observation) -> Result:
+    if obs.outcome.error is not None:
+        return failed(f"the client could not run: {obs.outcome.error}")
     if obs.outcome.timed_out:
         return failed("the client did not finish within the scenario's time limit and was killed")
     return passed(f"the client exited with status {obs.outcome.exit_code}")
@@ -424,8 +433,8 @@ def _finishes(obs: Observation) -> Result:
     scenarios=SUCCESS_SCENARIOS,
 )
 def _succeeds(obs: Observation) -> Result:
-    if obs.outcome.timed_out:
-        return nothing("the client was killed (see client-finishes)")
+    if obs.outcome.timed_out or obs.outcome.exit_code is None:
+        return nothing("the client did not run to the end (see client-finishes)")
     if obs.outcome.exit_code != 0:
         return failed(f"the client exited with status {obs.outcome.exit_code}; expected 0")
     wanted = obs.settings.api_calls
@@ -443,8 +452,8 @@ def _succeeds(obs: Observation) -> Result:
     scenarios=FAILURE_SCENARIOS,
 )
 def _fails(obs: Observation) -> Result:
-    if obs.outcome.timed_out:
-        return nothing("the client was killed (see client-finishes)")
+    if obs.outcome.timed_out or obs.outcome.exit_code is None:
+        return nothing("the client did not run to the end (see client-finishes)")
     if obs.outcome.exit_code == 0:
         return failed("the client exited 0 although it could not have succeeded")
     return passed(f"the client exited with status {obs.outcome.exit_code}")
@@ -601,13 +610,13 @@ def _backoff(obs: Observation) -> Result:
     calls = obs.token_calls
     if len(calls) < 2:
         return nothing("the client did not retry")
-    gaps = [(b, b.at - a.at) for a, b in itertools.pairwise(calls) if a.status >= 500]
-    quick = [(b, gap) for b, gap in gaps if gap < 0.05]
+    quick = [(a, b) for a, b in itertools.pairwise(calls) if a.status >= 500 and b.at - a.at < 0.05]
     if quick:
+        before, retry = quick[0]
         return failed(
-            f"token request #{quick[0][0].seq} retried {quick[0][1] * 1000:.0f} ms "
-            f"after a {calls[0].status}; back off between retries",
-            quick[0][0].seq,
+            f"token request #{retry.seq} retried {(retry.at - before.at) * 1000:.0f} ms "
+            f"after a {before.status}; back off between retries",
+            retry.seq,
         )
     return passed("retries backed off")
 
@@ -634,7 +643,9 @@ def _server_outcome(obs: Observation) -> Result:
     scenarios=("revoked-token",),
 )
 def _refetch_on_401(obs: Observation) -> Result:
-    rejected = next((c for c in obs.api_calls if c.status == 401), None)
+    rejected = next(
+        (c for c in obs.api_calls if c.status == 401 and c.error == "invalid_token"), None
+    )
     if rejected is None:
         return nothing("the API never answered 401")
     later_tokens = [c for c in obs.token_calls if c.seq > rejected.seq and c.issued_token]

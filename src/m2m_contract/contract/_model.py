@@ -78,8 +78,10 @@ class TokenCall:
 
     @property
     def issued_token(self) -> str | None:
-        """The access token of a well-formed success answer."""
+        """The access token of a well-formed (Bearer) success answer."""
         if self.status != 200 or self.response is None:
+            return None
+        if str(self.response.get("token_type", "")).lower() != "bearer":
             return None
         token = self.response.get("access_token")
         return token if isinstance(token, str) and token else None
@@ -206,7 +208,7 @@ def _basic(header: str | None) -> tuple[str, str] | None:
 def _json_object(body: bytes) -> Mapping[str, Any] | None:
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 

@@ -157,7 +157,6 @@ def write_json(
         "summary": summarise(results),
         "checks": [r.to_json() for r in results],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 

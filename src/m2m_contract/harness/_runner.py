@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from .._redact import redact
 from ..contract import Observation, Outcome, Settings, observe
 from ..emulator import Emulator, EmulatorServer
 from ._capture import ThreadCapture
@@ -129,7 +128,8 @@ class CallableRunner:
                     code = self.function(settings.env())
                     result["code"] = 0 if code is None else int(code)
                 except SystemExit as exc:
-                    result["code"] = exc.code if isinstance(exc.code, int) else 1
+                    status = exc.code  # sys.exit() and sys.exit(None) mean success
+                    result["code"] = _exit_status(status)
                 except Exception as exc:
                     buffer.write(f"{type(exc).__name__}: {exc}\n")
                     result["code"] = 1
@@ -143,6 +143,12 @@ class CallableRunner:
             return Outcome(None, timed_out=True)
         code = result.get("code")
         return Outcome(code if isinstance(code, int) else 1, output=str(result.get("output", "")))
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
 
 
 def run_scenario(
@@ -173,9 +179,3 @@ def run_scenario(
         outcome = runner.run(settings, timeout, capture)
         exchanges = emulator.journal.snapshot()
     return observe(scenario.name, settings, exchanges, outcome)
-
-
-def printable_output(observation: Observation, limit: int = 2000) -> str:
-    """The client's output with secrets and tokens redacted, trimmed for a report."""
-    text = redact(observation.outcome.output, observation.secrets)
-    return text if len(text) <= limit else text[: limit // 2] + "\n...\n" + text[-limit // 2 :]
