@@ -1,4 +1,4 @@
-"""The `m2m-contract` command: serve | verify | token | reference-client."""
+"""The `m2m-contract` command: serve | verify | checks | token | reference-client | cassettes."""
 
 from __future__ import annotations
 

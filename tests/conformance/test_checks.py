@@ -197,3 +197,17 @@ def test_redaction_hides_credentials_but_leaves_prose_alone() -> None:
     assert redact('Bearer realm="m2m-contract"') == 'Bearer realm="m2m-contract"'
     assert redact("Authorization: Bearer abcdefgh12345") == "Authorization: Bearer REDACTED"
     assert redact("Basic ZGVtbzpzZWNyZXQ=") == "Basic REDACTED"
+
+
+def test_the_secret_is_caught_in_an_api_path_or_any_api_header() -> None:
+    in_path = Exchange(1, "api", 1.0, Request("GET", "/api/s3cr3t-value"), Response(404))
+    in_header = Exchange(
+        2,
+        "api",
+        2.0,
+        Request("GET", "/api/members", "", (("x-client-secret", "s3cr3t-value"),)),
+        Response(401),
+    )
+    obs = _observation(in_path, in_header)
+    assert CATALOGUE["secret-not-in-url"].judge(obs).culprits == (1,)
+    assert CATALOGUE["secret-not-in-api-request"].judge(obs).culprits == (1, 2)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
-from ._model import Observation
+from ._model import ApiCall, Observation, TokenCall
 
+Call = TypeVar("Call", TokenCall, ApiCall)
 Severity = Literal["MUST", "SHOULD"]
 Status = Literal["passed", "failed", "warning", "skipped"]
 PROFILES = ("loyaltyone", "rfc6749")
@@ -98,3 +99,14 @@ def check(
         return judge
 
     return register
+
+
+def each(calls: Sequence[Call], noun: str, bad: list[tuple[Call, str]], what: str) -> Result:
+    """The verdict over every `noun` (e.g. "token request") in `calls`, `bad` the offenders."""
+    if not calls:
+        return nothing(f"the client made no {noun}")
+    if bad:
+        call, why = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        return failed(f"{noun} #{call.seq}: {why}{more}", *(c.seq for c, _ in bad))
+    return passed(f"every {noun} {what} ({len(calls)} seen)")

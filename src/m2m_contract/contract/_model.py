@@ -109,6 +109,7 @@ class ApiCall:
     body: bytes = field(repr=False)
     status: int
     error: str | None  # the WWW-Authenticate error code, when any
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @property
     def bearer(self) -> str | None:
@@ -266,6 +267,7 @@ def observe(
                     req.body,
                     resp.status,
                     _www_error(resp.header("www-authenticate")),
+                    req.headers,
                 )
             )
         elif ex.kind == "other":
