@@ -1,4 +1,4 @@
-"""The check type, verdicts and the registry; the checks themselves live in _checks.py."""
+"""The check type, verdicts and the registry; the checks live in the _*_checks.py modules."""
 
 from __future__ import annotations
 
