@@ -249,3 +249,13 @@ def test_token_errors_say_what_to_do_in_one_line(
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and says in err
     assert SECRET not in err
+
+
+def test_token_refuses_a_url_with_credentials_without_echoing_them(
+    emu: Emulator, clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean_env.setenv("M2M_CLIENT_SECRET", SECRET)
+    url = emu.token_url.replace("://", "://user:pa55word-in-url@", 1)
+    assert main(["token", "--token-url", url]) == 1
+    err = capsys.readouterr().err
+    assert "must not carry credentials" in err and "pa55word-in-url" not in err

@@ -30,7 +30,8 @@ def _add_token(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Get an access token with the client credentials grant and print it on "
         "stdout. The secret is read from $M2M_CLIENT_SECRET or --client-secret-file, never "
         "from the command line.",
-        epilog="exit status: 0 token printed, 1 error (one line on stderr), 2 usage error",
+        epilog="exit status: 0 token printed; 1 any error, missing settings included (one line on "
+        "stderr); 2 a malformed command line",
         allow_abbrev=False,  # `--client-secret X` must not pass for --client-secret-file X
     )
     parser.add_argument("--token-url", metavar="URL", help=env % "M2M_TOKEN_URL")

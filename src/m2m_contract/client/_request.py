@@ -52,6 +52,9 @@ def check_token_url(url: str) -> str:
     if not isinstance(url, str) or not url:
         raise InsecureTokenURLError("token_url must be a non-empty https:// URL")
     parts = urlsplit(url)
+    if "@" in parts.netloc:
+        # Not quoting the URL: its user:password@ part is a credential.
+        raise InsecureTokenURLError("token_url must not carry credentials (user:password@host)")
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("https", "http") or not host:
         raise InsecureTokenURLError(
