@@ -9,7 +9,6 @@ tenants.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, Literal
 from urllib.parse import quote_plus, urlencode, urlsplit
 
 from .. import __version__
+from .._net import is_loopback
 from ._errors import InsecureTokenURLError
 
 BodyEncoding = Literal["json", "form"]
@@ -69,19 +69,6 @@ def check_token_url(url: str) -> str:
             "localhost) such as a local emulator"
         )
     return url
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 (also as an IPv4-mapped address) and localhost."""
-    if host in ("localhost", "localhost."):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 def normalise_scope(scope: str | Iterable[str] | None) -> str | None:

@@ -6,10 +6,10 @@ from loopback addresses, whatever address the server listens on.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from typing import TYPE_CHECKING, Any
 
+from .._net import is_loopback
 from ._clock import FakeClock
 from ._faults import Fault, FaultError
 from ._http import Request, Response, json_response
@@ -19,13 +19,6 @@ if TYPE_CHECKING:
 
 MAX_ADVANCE = 10 * 366 * 86400  # ten years in one step is plenty for any expiry test
 _POST_ONLY = ("/__admin/reset", "/__admin/revoke", "/__admin/clock", "/__admin/keys/rotate")
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def _error(status: int, description: str) -> Response:
@@ -42,7 +35,7 @@ def _body(request: Request) -> Any:
 
 
 def handle_admin(emulator: Emulator, request: Request) -> Response:
-    if not _is_loopback(request.client_host):
+    if not is_loopback(request.client_host):
         return json_response(
             403, {"error": "access_denied", "error_description": "The admin API is loopback-only"}
         )

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..client._request import Secret, is_loopback
+from .._net import is_loopback
+from ..client._request import Secret
 
 SANDBOX_TOKEN_URL = "https://loyaltyone-sandbox-pin.auth0.com/oauth/token"
 ENV_TOKEN_URL = "M2M_LIVE_TOKEN_URL"
