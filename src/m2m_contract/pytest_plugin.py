@@ -10,7 +10,7 @@ import json
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,6 @@ class _State:
     client_cmd: str | None
     client_py: str
     report_json: str | None
-    results: list[CaseResult] = field(default_factory=list)
     _runner: ClientRunner | None = None
 
     def runner(self) -> ClientRunner:
