@@ -67,6 +67,10 @@ def test_valid_token_response_is_accepted(changes: dict[str, Any], expires_in: f
         (json.dumps({**GOOD, "expires_in": True}).encode(), "expires_in"),
         (json.dumps({**GOOD, "expires_in": None}).encode(), "expires_in"),
         (b'{"access_token":"a","token_type":"Bearer","expires_in":NaN}', "expires_in"),
+        # a 400-digit integer: too big for a float, it used to escape as an OverflowError
+        (b'{"access_token":"a","token_type":"Bearer","expires_in":1' + b"0" * 400 + b"}",
+         "expires_in"),
+        (json.dumps({**GOOD, "expires_in": "\uff16\uff10"}).encode(), "expires_in"),  # fullwidth
         (json.dumps({k: v for k, v in GOOD.items() if k != "expires_in"}).encode(), "expires_in"),
     ],
 )

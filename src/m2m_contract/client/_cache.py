@@ -11,12 +11,16 @@ Timing is on the caller's monotonic clock, from when the token request was sent:
 - usable until `expires_in` minus 1 s (exp is stamped in whole seconds, rounded down) minus
   2% of it (at most 1 s, for transit): when an early refresh fails the caller keeps the old
   token, and the next refresh attempt waits a quarter of the margin.
+
+After a 429 the client gave up on, no caller asks again before its Retry-After has passed, but
+never for longer than MAX_RETRY_AFTER: a server cannot lock an instance out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ._errors import ClientCredentialsError, RateLimitedError
-from ._token import Token
+from ._token import MAX_RETRY_AFTER, Token
 
 logger = logging.getLogger("m2m_contract.client")
 
@@ -208,16 +212,14 @@ class TokenCache:
         """End a flight that raised: keep serving a still-usable token, or re-raise."""
         keep = isinstance(exc, ClientCredentialsError) and usable is not None
         keep = keep and self._monotonic() < usable.usable_until  # type: ignore[union-attr]
+        quiet = _quiet_for(exc)
         with self._lock:
             self._flight = self._flight_thread = None
-            if not keep and isinstance(exc, RateLimitedError) and exc.retry_after:
-                self._quiet_until = self._monotonic() + exc.retry_after
+            if not keep and quiet:
+                self._quiet_until = self._monotonic() + quiet
             if keep:
                 assert usable is not None
-                pause = usable.margin / 4
-                if isinstance(exc, RateLimitedError) and exc.retry_after:
-                    pause = max(pause, exc.retry_after)
-                self._next_refresh = self._monotonic() + pause
+                self._next_refresh = self._monotonic() + max(usable.margin / 4, quiet)
         if isinstance(exc, ClientCredentialsError):
             flight.set_exception(exc)
         else:
@@ -238,3 +240,11 @@ class TokenCache:
         if entry is not None and now < entry.usable_until:
             return entry
         raise exc.clone() from exc.__cause__
+
+
+def _quiet_for(exc: BaseException) -> float:
+    """How long a failure keeps callers from asking again: its Retry-After, 0 to the cap."""
+    wait = exc.retry_after if isinstance(exc, RateLimitedError) else None
+    if wait is None or math.isnan(wait) or wait <= 0:
+        return 0.0
+    return min(wait, MAX_RETRY_AFTER)

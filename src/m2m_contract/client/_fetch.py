@@ -3,12 +3,21 @@
 Each fetch opens its own short-lived httpx client (fetches are rare: once per token lifetime)
 so the auth object owns no connection pool, needs no close() and works on any event loop.
 The SSL context is built once and shared, which is what makes a client cheap to open.
+
+The policy's deadline is a total one, on the real monotonic clock: a fetch runs in a
+`total_deadline` that its (Async)DeadlineTransport clamps every socket operation to. An async
+fetch also runs in an `asyncio.timeout`: at the deadline for a caller's own transport, a little
+after it as a backstop for ours (ours ends first, with a timeout httpcore cleans up after; a
+cancelled TLS handshake would leak its socket). A caller's own sync transport is bounded per
+attempt only, by the httpx timeout, unless it is a `DeadlineTransport`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import math
 import os
 import ssl
 import threading
@@ -18,6 +27,13 @@ from pathlib import Path
 import httpx
 
 from .._redact import redact
+from ._deadline import (
+    AsyncDeadlineTransport,
+    Deadline,
+    DeadlineExceededError,
+    DeadlineTransport,
+    total_deadline,
+)
 from ._errors import TokenEndpointUnreachableError
 from ._request import TokenRequest
 from ._retry import RetryPolicy, give_up
@@ -26,6 +42,7 @@ from ._token import Failure, Token, read_answer
 logger = logging.getLogger("m2m_contract.client")
 
 Verify = bool | str | Path | ssl.SSLContext
+BACKSTOP = 0.25  # s past the deadline at which an async fetch through our transport is cancelled
 
 
 class _Borrowed(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -76,13 +93,13 @@ class Fetcher:
         self._monotonic, self._wall = monotonic, wall
         self._sleep, self._async_sleep = sleep, async_sleep
 
-    # -- the two loops: identical but for `await` ----------------------------------------
+    # -- the two loops: identical but for `await` (and the async backstop) --------------
 
     def fetch(self, policy: RetryPolicy | None = None) -> Token:
         policy = policy or self.policy
         headers, body = self.request.build()
         started = self._monotonic()
-        with self._client() as http:
+        with total_deadline(policy.deadline) as limit, self._client() as http:
             attempt = 0
             while True:
                 attempt += 1
@@ -96,33 +113,48 @@ class Fetcher:
                     )
                     outcome = self._read(response, sent_at)
                 except httpx.RequestError as exc:
-                    outcome = self._no_answer(exc)
+                    outcome = self._no_answer(exc, limit)
                 if isinstance(outcome, Token):
                     return outcome
                 self._sleep(self._wait_or_raise(outcome, attempt, started, policy))
 
     async def afetch(self, policy: RetryPolicy | None = None) -> Token:
         policy = policy or self.policy
-        headers, body = self.request.build()
         started = self._monotonic()
-        async with self._async_client() as http:
-            attempt = 0
-            while True:
-                attempt += 1
-                sent_at = self._monotonic()
-                try:
-                    response = await http.post(
-                        self.request.token_url,
-                        content=body,
-                        headers=headers,
-                        timeout=self._attempt_timeout(started, policy),
-                    )
-                    outcome = self._read(response, sent_at)
-                except httpx.RequestError as exc:
-                    outcome = self._no_answer(exc)
-                if isinstance(outcome, Token):
-                    return outcome
-                await self._async_sleep(self._wait_or_raise(outcome, attempt, started, policy))
+        tries = [0]  # attempts made, for the error if the backstop fires
+        grace = 0.0 if self._borrowed is not None else BACKSTOP
+        backstop = asyncio.timeout(
+            policy.deadline + grace if math.isfinite(policy.deadline) else None)
+        try:
+            async with backstop:
+                return await self._aattempts(policy, started, tries)
+        except TimeoutError:
+            if not backstop.expired():
+                raise
+            failure = Failure(self._past_deadline(policy.deadline), retryable=False)
+            raise give_up(failure, tries[0], self._monotonic() - started) from None
+
+    async def _aattempts(self, policy: RetryPolicy, started: float, tries: list[int]) -> Token:
+        headers, body = self.request.build()
+        with total_deadline(policy.deadline) as limit:
+            async with self._async_client() as http:
+                while True:
+                    tries[0] += 1
+                    sent_at = self._monotonic()
+                    try:
+                        response = await http.post(
+                            self.request.token_url,
+                            content=body,
+                            headers=headers,
+                            timeout=self._attempt_timeout(started, policy),
+                        )
+                        outcome = self._read(response, sent_at)
+                    except httpx.RequestError as exc:
+                        outcome = self._no_answer(exc, limit)
+                    if isinstance(outcome, Token):
+                        return outcome
+                    wait = self._wait_or_raise(outcome, tries[0], started, policy)
+                    await self._async_sleep(wait)
 
     # -- shared steps ----------------------------------------------------------------------
 
@@ -132,12 +164,15 @@ class Fetcher:
     def _client(self) -> httpx.Client:
         if self._borrowed is not None:
             return httpx.Client(transport=self._borrowed, trust_env=False)
-        return httpx.Client(verify=self.ssl_context(), follow_redirects=False)
+        # Proxy variables are honoured by the transport (httpx ignores them once given one).
+        transport = DeadlineTransport(verify=self.ssl_context())
+        return httpx.Client(transport=transport, follow_redirects=False)
 
     def _async_client(self) -> httpx.AsyncClient:
         if self._borrowed is not None:
             return httpx.AsyncClient(transport=self._borrowed, trust_env=False)
-        return httpx.AsyncClient(verify=self.ssl_context(), follow_redirects=False)
+        transport = AsyncDeadlineTransport(verify=self.ssl_context())
+        return httpx.AsyncClient(transport=transport, follow_redirects=False)
 
     def ssl_context(self) -> ssl.SSLContext | bool:
         """The verification settings, built once (loading CA files costs tens of ms)."""
@@ -166,7 +201,11 @@ class Fetcher:
             )
         return outcome
 
-    def _no_answer(self, exc: httpx.RequestError) -> Failure:
+    def _no_answer(self, exc: httpx.RequestError, limit: Deadline | None = None) -> Failure:
+        past = isinstance(exc, httpx.TimeoutException) and limit is not None and limit.passed
+        if past or isinstance(exc, DeadlineExceededError):
+            seconds = limit.seconds if limit is not None else self.policy.deadline
+            return Failure(self._past_deadline(seconds), retryable=False)
         detail = redact(str(exc) or type(exc).__name__, (self.request.client_secret.reveal(),))
         timed_out = isinstance(exc, httpx.TimeoutException)
         what = "timed out" if timed_out else f"gave no answer ({type(exc).__name__}: {detail})"
@@ -178,6 +217,13 @@ class Fetcher:
         )
         # A certificate that does not verify will not verify on the next attempt either.
         return Failure(error, retryable=not tls)
+
+    def _past_deadline(self, seconds: float) -> TokenEndpointUnreachableError:
+        return TokenEndpointUnreachableError(
+            f"the token endpoint {self.request.token_url} timed out: the deadline of "
+            f"{round(seconds, 2):g} s for the token fetch was reached",
+            timed_out=True,
+        )
 
     def _wait_or_raise(
         self, failure: Failure, attempt: int, started: float, policy: RetryPolicy

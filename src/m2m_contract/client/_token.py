@@ -29,9 +29,17 @@ from ._errors import (
 # Header-safe: printable ASCII without spaces (RFC 6749 A.12 VSCHAR minus SP), so the token
 # can never break or inject into the Authorization header it is sent in.
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
-_NUMBER = re.compile(r"\s*\d+(?:\.\d+)?\s*")
+# ASCII digits only: `\d` would also take fullwidth or Arabic-Indic digits, which float() reads.
+_NUMBER = re.compile(r"\s*[0-9]+(?:\.[0-9]+)?\s*", re.ASCII)
 _NOT_GRANTED = re.compile(r"not been granted (?:any )?scopes?:?\s*(.*)", re.IGNORECASE)
 _DESCRIPTION_LIMIT = 200
+
+MAX_RETRY_AFTER = 300.0
+"""The longest wait a server can impose, in seconds. A Retry-After or X-RateLimit-Reset asking
+for more (10**9 s, a date years ahead) counts as this much: retries never wait longer, and after
+a 429 the client asks again at the latest this long after it."""
+# An X-RateLimit-Reset above this is a UNIX time (Auth0 sends one); below, a number of seconds.
+_UNIX_TIME_FLOOR = 1e9
 
 
 @dataclass(frozen=True)
@@ -126,9 +134,13 @@ def _seconds(value: Any) -> float | None:
         return None
     if isinstance(value, str) and _NUMBER.fullmatch(value):
         value = float(value)
-    if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
-        return float(value)
-    return None
+    if not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)  # a JSON integer of hundreds of digits does not fit a float
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) and number > 0 else None
 
 
 def failure_for(
@@ -144,15 +156,21 @@ def failure_for(
     said = f"{status}" + (f" {error}" if error else "")
     said += f": {description}" if description else ""
     if status == 429:
-        retry_after = retry_after_seconds(headers.get("retry-after"), wall_now)
+        asked_retry = _asked_wait(headers.get("retry-after"), wall_now)
+        asked = asked_retry
+        if asked is None:
+            asked = _reset_wait(headers.get("x-ratelimit-reset"), wall_now)
         reset = _number(headers.get("x-ratelimit-reset"))
-        wait = retry_after
-        if wait is None and reset is not None:
-            wait = max(0.0, reset - wall_now) if reset > 1e9 else reset  # a delta, if small
+        reset = reset if reset is not None and math.isfinite(reset) else None
+        wait = _capped(asked)
         message = f"the token endpoint is rate limiting this client ({said})"
-        if wait is not None:
+        if asked is not None and asked > MAX_RETRY_AFTER:
+            message += (f"; it asks to wait longer than {MAX_RETRY_AFTER:.0f} s, the most this "
+                        "client waits")
+        elif wait is not None:
             message += f"; it asks to wait {wait:.0f} s"
-        return Failure(RateLimitedError(message, retry_after=retry_after, reset=reset), True, wait)
+        limited = RateLimitedError(message, retry_after=_capped(asked_retry), reset=reset)
+        return Failure(limited, True, wait)
     if status >= 500 or status == 408:
         message = f"the token endpoint failed ({said}); try again later"
         wait = retry_after_seconds(headers.get("retry-after"), wall_now)
@@ -215,22 +233,58 @@ def _quote(text: str) -> str:
 
 
 def _number(value: str | None) -> float | None:
+    """A plain decimal number (may be inf for a few hundred digits); None for anything else."""
     if value is None or not _NUMBER.fullmatch(value):
         return None
-    return float(value)
+    return float(value)  # never raises: too many digits give inf, never OverflowError
 
 
 def retry_after_seconds(value: str | None, wall_now: float) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date (RFC 9110)."""
-    if value is None:
+    """Seconds to wait from a Retry-After header (RFC 9110 §10.2.3), 0 to MAX_RETRY_AFTER.
+
+    Delta-seconds (decimals accepted) or an HTTP-date: IMF-fixdate, or the obsolete RFC 850 and
+    asctime forms; a date in the past means 0. None for anything else (negative, NaN, inf,
+    exponents, non-ASCII, empty). Never raises.
+    """
+    return _capped(_asked_wait(value, wall_now))
+
+
+def rate_limit_reset_seconds(value: str | None, wall_now: float) -> float | None:
+    """Seconds to wait from an X-RateLimit-Reset header, 0 to MAX_RETRY_AFTER: a UNIX time
+    (what Auth0 sends), or a number of seconds when below 10**9. None if not a number."""
+    return _capped(_reset_wait(value, wall_now))
+
+
+def _capped(seconds: float | None) -> float | None:
+    return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
+
+
+def _asked_wait(value: str | None, wall_now: float) -> float | None:
+    """The Retry-After wait as asked, uncapped (inf for absurd numbers), never negative."""
+    if value is None or not value.isascii():
         return None
-    seconds = _number(value)
+    text = value.strip()
+    seconds = _number(text) if text else None
     if seconds is not None:
         return seconds
-    try:
-        when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+    when = _http_date(text) if text else None
+    return None if when is None else max(0.0, when - wall_now)
+
+
+def _reset_wait(value: str | None, wall_now: float) -> float | None:
+    reset = _number(value) if value is not None and value.isascii() else None
+    if reset is None:
         return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - wall_now)
+    return max(0.0, reset - wall_now) if reset > _UNIX_TIME_FLOOR else reset
+
+
+def _http_date(text: str) -> float | None:
+    """UNIX time of an HTTP-date (the forms email.utils reads), or None."""
+    try:
+        when = parsedate_to_datetime(text)
+        if when.tzinfo is None:  # RFC 9110 dates are GMT
+            when = when.replace(tzinfo=UTC)
+        stamp = when.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
+        return None
+    return stamp if math.isfinite(stamp) else None
