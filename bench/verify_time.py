@@ -16,15 +16,14 @@ import sys
 import time
 from pathlib import Path
 
-from m2m_contract.harness import SCENARIOS, CallableRunner, CommandRunner, ConformanceSession
+from m2m_contract.harness import SCENARIOS, CommandRunner, ConformanceSession, python_client
 from m2m_contract.harness import Options as HarnessOptions
-from m2m_contract.harness._capture import ThreadCapture
 from m2m_contract.harness._runner import ClientRunner, run_scenario
 
 ROOT = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent
 CLIENTS: dict[str, list[str]] = {
-    "reference client (in-process, default)": [],
+    "reference client (--client-py, the default)": [],
     "reference client as a command": ["--", str(BIN / "m2m-contract"), "reference-client"],
     "curl client (shell)": ["--", "sh", str(ROOT / "tests/conformance/programs/curl_client.sh")],
     "Node.js client": ["--", "node", str(ROOT / "tests/conformance/programs/node_client.mjs")],
@@ -42,11 +41,10 @@ def wall(args: list[str]) -> tuple[float, int]:
 def breakdown(runner: ClientRunner) -> dict[str, float]:
     """Seconds per scenario run alone, and all of them side by side."""
     out: dict[str, float] = {}
-    with ThreadCapture() as capture:
-        for name, scenario in SCENARIOS.items():
-            start = time.perf_counter()
-            run_scenario(scenario, runner, capture=capture)
-            out[name] = time.perf_counter() - start
+    for name, scenario in SCENARIOS.items():
+        start = time.perf_counter()
+        run_scenario(scenario, runner)
+        out[name] = time.perf_counter() - start
     start = time.perf_counter()
     ConformanceSession(runner, HarnessOptions()).prepare(list(SCENARIOS))
     out["all scenarios side by side"] = time.perf_counter() - start
@@ -89,12 +87,12 @@ def main() -> int:
             f"| {label} | {statistics.median(times):.2f} | {min(times):.2f} | {max(times):.2f} "
             f"| {codes} |"
         )
-    reference = CallableRunner.from_string("m2m_contract.client:run_protocol")
+    reference = python_client("m2m_contract.client:run_protocol")
     command = CommandRunner((str(BIN / "m2m-contract"), "reference-client"))
     in_process, as_command = breakdown(reference), breakdown(command)
-    results["breakdown_reference_in_process_s"] = in_process
+    results["breakdown_reference_client_py_s"] = in_process
     results["breakdown_reference_command_s"] = as_command
-    print("\nPer scenario (run alone), seconds: in-process | as a command")
+    print("\nPer scenario (run alone), seconds: --client-py | as a command")
     for name, a in in_process.items():
         b = as_command[name]
         print(f"  {name:<28} {a:6.2f} | {b:6.2f}")

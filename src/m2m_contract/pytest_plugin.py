@@ -20,7 +20,6 @@ from .emulator import Emulator, EmulatorServer, FakeClock
 from .harness import (
     SCENARIOS,
     BaselineError,
-    CallableRunner,
     CaseResult,
     ClientRunner,
     CommandRunner,
@@ -29,6 +28,7 @@ from .harness import (
     SetupError,
     cases,
     load_baseline,
+    python_client,
     table,
     write_json,
 )
@@ -51,7 +51,7 @@ class _State:
                 runner: ClientRunner = (
                     CommandRunner.from_string(self.client_cmd)
                     if self.client_cmd is not None
-                    else CallableRunner.from_string(self.client_py)
+                    else python_client(self.client_py)
                 )
             except SetupError as exc:
                 raise pytest.UsageError(str(exc)) from None

@@ -12,7 +12,7 @@ from m2m_contract.contract import (
     CATALOGUE,
     Observation,
     Outcome,
-    Settings,
+    ProtocolSettings,
     is_valid_scope,
     observe,
     scope_problem,
@@ -22,7 +22,9 @@ from m2m_contract.harness import SCENARIOS, catalogue_markdown
 
 NQCHAR = st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters='"\\')
 RFC_SCOPE = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*")
-SETTINGS = Settings("http://127.0.0.1:1/oauth/token", "client", "s3cr3t-value", "read:members")
+SETTINGS = ProtocolSettings(
+    "http://127.0.0.1:1/oauth/token", "client", "s3cr3t-value", "read:members"
+)
 
 
 @given(st.lists(st.text(NQCHAR, min_size=1, max_size=12), min_size=1, max_size=5))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from m2m_contract.harness import (
     SCENARIOS,
-    CallableRunner,
     ClientRunner,
     CommandRunner,
     ConformanceSession,
@@ -28,18 +26,18 @@ GOOD: dict[str, tuple[str, frozenset[str]]] = {
 }
 
 
-def _runner(client: str) -> ClientRunner:
+def runner_of(client: str) -> ClientRunner:
     if client == "py:good":
-        return CallableRunner("good", clients.good)
+        return clients.runner("good")
     if client == "py:authlib":
-        return CallableRunner("authlib", clients.authlib_client)
+        return clients.runner("authlib", target="authlib_client")
     return CommandRunner.from_string(client)
 
 
 @pytest.mark.parametrize("name", list(GOOD))
 def test_well_behaved_client_passes_every_scenario(name: str) -> None:
     client, allowed_warnings = GOOD[name]
-    session = ConformanceSession(_runner(client), Options())
+    session = ConformanceSession(runner_of(client), Options())
     results = session.results(SCENARIOS)
     failed = [f"{r.scenario}:{r.id}: {r.message}" for r in results if r.status == "failed"]
     assert not failed
@@ -50,7 +48,7 @@ def test_well_behaved_client_passes_every_scenario(name: str) -> None:
 
 def test_authlib_form_body_passes_cleanly_under_the_rfc6749_profile() -> None:
     session = ConformanceSession(
-        CallableRunner("authlib", clients.authlib_client), Options(profile="rfc6749")
+        clients.runner("authlib", target="authlib_client"), Options(profile="rfc6749")
     )
     results = session.results(["happy-path", "token-reuse"])
     assert {r.status for r in results} <= {"passed", "skipped"}
@@ -58,7 +56,7 @@ def test_authlib_form_body_passes_cleanly_under_the_rfc6749_profile() -> None:
 
 def test_strict_turns_the_authlib_form_body_warning_into_a_failure() -> None:
     session = ConformanceSession(
-        CallableRunner("authlib", clients.authlib_client), Options(strict=True)
+        clients.runner("authlib", target="authlib_client"), Options(strict=True)
     )
     result = session.judge("happy-path", "token-request-json-body")
     assert result.status == "failed"
@@ -79,9 +77,5 @@ def test_a_command_that_cannot_start_fails_client_finishes_not_the_scenario_chec
 
 
 def test_sys_exit_without_a_status_is_success_for_a_python_client() -> None:
-    def client(env: Mapping[str, str]) -> int:
-        status = clients.good(env)
-        raise SystemExit(None if status == 0 else status)
-
-    session = ConformanceSession(CallableRunner("exits", client), Options())
+    session = ConformanceSession(clients.runner("exits", target="exits"), Options())
     assert session.judge("happy-path", "client-succeeds").status == "passed"

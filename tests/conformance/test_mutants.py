@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from m2m_contract.harness import (
-    CallableRunner,
     ClientRunner,
     CommandRunner,
     ConformanceSession,
@@ -22,6 +21,7 @@ from . import clients
 
 PROGRAMS = Path(__file__).parent / "programs"
 CURL = f"sh {PROGRAMS / 'curl_client.sh'}"
+SHORT_STALL = 3.0  # the stall budget for these tests (verify's is 18 s)
 NODE = f"node {PROGRAMS / 'node_client.mjs'}"
 
 
@@ -34,19 +34,14 @@ class Mutant:
     consequences: frozenset[str] = field(default_factory=frozenset)
 
     def runner(self) -> ClientRunner:
-        if self.client.startswith("py:"):
-            knobs = dict(part.split("=", 1) for part in self.client[3:].split(","))
-            typed = {k: _value(v) for k, v in knobs.items()}
-            return CallableRunner(f"mutant:{self.name}", clients.variant(**typed))
-        return CommandRunner.from_string(self.client)
+        return runner_for(self.name, self.client)
 
 
-def _value(text: str) -> object:
-    if text in ("True", "False"):
-        return text == "True"
-    if text.isdigit():
-        return int(text)
-    return None if text == "None" else text
+def runner_for(name: str, client: str) -> ClientRunner:
+    """A runner for "py:<knob>=<value>,..." (the Python client) or a command."""
+    if client.startswith("py:"):
+        return clients.runner(f"mutant:{name}", client[3:])
+    return CommandRunner.from_string(client)
 
 
 FAILS = frozenset({"client-succeeds"})
@@ -157,7 +152,87 @@ MUTANTS = [
         ("scope-list",),
         "token-request-scope-as-configured",
     ),
-    Mutant("wrong-token-path", "py:wrong_path=True", ("happy-path",), "token-request-path", FAILS),
+    Mutant(
+        "wrong-token-path",
+        "py:wrong_path=True",
+        ("happy-path",),
+        "token-request-path",
+        FAILS | {"client-requests-token"},
+    ),
+    # The scenarios of the deterministic-verdicts issue, each broken once in Python...
+    Mutant(
+        "never-requests-a-token",
+        "py:no_request=True",
+        ("happy-path", "untrusted-certificate"),
+        "client-requests-token",
+        FAILS,
+    ),
+    Mutant(
+        "token-per-thread",
+        "py:concurrency=per-thread",
+        ("concurrent-calls",),
+        "token-single-flight",
+    ),
+    Mutant(
+        "tls-verification-off",
+        "py:verify_tls=False",
+        ("untrusted-certificate",),
+        "certificate-verified",
+        frozenset({"client-fails-cleanly", "no-api-call-without-token"}),
+    ),
+    Mutant(
+        "follows-token-redirect",
+        "py:follow_redirects=True",
+        ("token-redirect",),
+        "secret-not-sent-to-other-origin",
+    ),
+    Mutant(
+        "no-timeout",
+        "py:timeout=None",
+        ("token-endpoint-stall",),
+        "token-endpoint-stall-gives-up",
+    ),
+    Mutant(
+        "bearer-none-after-reset",
+        "py:network_error=junk",
+        ("connection-reset",),
+        "api-token-issued",
+        frozenset({"client-succeeds"}),
+    ),
+    Mutant(
+        "exit-0-after-reset",
+        "py:network_error=exit0",
+        ("connection-reset",),
+        "connection-reset-outcome",
+    ),
+    Mutant(
+        "bearer-none-without-access-token",
+        "py:bearer_junk_on_bad_response=True",
+        ("missing-access-token",),
+        "api-token-issued",
+        JUNK,
+    ),
+    Mutant(
+        "mac-token-as-bearer",
+        "py:accept_any_token_type=True",
+        ("wrong-token-type",),
+        "api-token-issued",
+        frozenset({"client-fails-cleanly", "no-api-call-without-token"}),
+    ),
+    Mutant(
+        "mac-token-as-mac",
+        "py:accept_any_token_type=True,scheme=token_type",
+        ("wrong-token-type",),
+        "no-api-call-without-token",
+        frozenset({"api-bearer-header"}),
+    ),
+    Mutant(
+        "drops-audience-on-refetch",
+        "py:audience_on_refetch=False",
+        ("expiry", "refresh-token-offered", "revoked-token"),
+        "token-request-audience",
+        FAILS | {"invalid-token-refetched", "api-rejected-token-not-reused"},
+    ),
     # Programs in other languages, broken through M2M_MUTATION.
     Mutant(
         "curl-comma-scope",
@@ -209,9 +284,55 @@ MUTANTS = [
     Mutant(
         "node-bearer-undefined",
         f"env M2M_MUTATION=bearer-undefined {NODE}",
-        ("malformed-token-response",),
+        ("malformed-token-response", "missing-access-token"),
         "api-token-issued",
         JUNK,
+    ),
+    # ...and in curl or Node.
+    Mutant(
+        "curl-never-requests-a-token",
+        f"env M2M_MUTATION=no-request {CURL}",
+        ("happy-path",),
+        "client-requests-token",
+        FAILS,
+    ),
+    Mutant(
+        "node-no-single-flight",
+        f"env M2M_MUTATION=no-single-flight {NODE}",
+        ("concurrent-calls",),
+        "token-single-flight",
+    ),
+    Mutant(
+        "curl-insecure",
+        f"env M2M_MUTATION=insecure {CURL}",
+        ("untrusted-certificate",),
+        "certificate-verified",
+        frozenset({"client-fails-cleanly", "no-api-call-without-token"}),
+    ),
+    Mutant(
+        "node-tls-reject-unauthorized-0",
+        f"env NODE_TLS_REJECT_UNAUTHORIZED=0 {NODE}",
+        ("untrusted-certificate",),
+        "certificate-verified",
+        frozenset({"client-fails-cleanly", "no-api-call-without-token"}),
+    ),
+    Mutant(
+        "curl-follows-redirect",
+        f"env M2M_MUTATION=follow-redirect {CURL}",
+        ("token-redirect",),
+        "secret-not-sent-to-other-origin",
+    ),
+    Mutant(
+        "node-follows-redirect",
+        f"env M2M_MUTATION=follow-redirect {NODE}",
+        ("token-redirect",),
+        "secret-not-sent-to-other-origin",
+    ),
+    Mutant(
+        "curl-no-timeout",
+        f"env M2M_MUTATION=no-timeout {CURL}",
+        ("token-endpoint-stall",),
+        "token-endpoint-stall-gives-up",
     ),
 ]
 
@@ -228,7 +349,7 @@ def test_broken_client_is_caught_by_its_check_and_no_unrelated_must(mutant: Muta
     missing = _needs(mutant.client)
     if missing:
         pytest.fail(f"{missing} is required for this test (the CI installs it)")
-    session = ConformanceSession(mutant.runner(), Options())
+    session = ConformanceSession(mutant.runner(), Options(stall_budget=SHORT_STALL))
     results = session.results(mutant.scenarios)
     caught = [r for r in results if r.id == mutant.caught_by and r.status in ("failed", "warning")]
     assert caught, f"{mutant.caught_by} did not catch {mutant.name}: " + "; ".join(
@@ -250,8 +371,8 @@ def test_the_corpus_covers_many_checks_and_several_languages() -> None:
 
 
 def test_reports_of_a_leaky_client_never_hold_its_secret_or_tokens() -> None:
-    leaky = clients.variant(print_secret=True, print_token=True, body="query-secret")
-    session = ConformanceSession(CallableRunner("leaky", leaky), Options())
+    leaky = clients.runner("leaky", "print_secret=True,print_token=True,body=query-secret")
+    session = ConformanceSession(leaky, Options())
     results = session.results(["happy-path", "token-reuse"])
     observations = [session.observation(s) for s in ("happy-path", "token-reuse")]
     secrets = {s for obs in observations for s in obs.secrets}

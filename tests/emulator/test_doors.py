@@ -180,3 +180,33 @@ def test_http_door_signs_on_a_bounded_pool_that_stops_with_the_server() -> None:
             assert client.post(server.emulator.token_url, json=body).status_code == 200
         assert 1 <= len(signers()) - before <= (os.cpu_count() or 1)
     assert len(signers()) == before
+
+
+def test_a_tls_client_hello_is_journaled_even_when_the_certificate_is_refused() -> None:
+    from m2m_contract.emulator import Emulator, EmulatorServer
+
+    emulator = Emulator()
+    with EmulatorServer(emulator, tls=True) as server:
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{server.base_url}/healthz")  # the throwaway CA is in no bundle
+        ok = httpx.get(f"{server.base_url}/healthz", verify=ssl.create_default_context(
+            cafile=str(server.ca_bundle)))
+
+    assert ok.status_code == 200
+    kinds = [e.kind for e in emulator.journal]
+    assert kinds.count("handshake") == 2 and kinds[-1] == "health"
+
+
+def test_every_accepted_connection_has_tcp_nodelay() -> None:
+    import socket
+
+    from m2m_contract.emulator import Emulator, EmulatorServer
+
+    emulator = Emulator()
+    with EmulatorServer(emulator) as server, httpx.Client() as client:
+        assert client.get(f"{server.base_url}/healthz").status_code == 200
+        app = server._server.config.app  # type: ignore[union-attr]
+        transports = list(app.connections.values())
+        assert transports
+        sock = transports[0].get_extra_info("socket")
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

@@ -257,3 +257,101 @@ def test_from_json_builds_the_same_faults_as_python() -> None:
 def test_bad_fault_json_raises_fault_error(data: Any, message: str) -> None:
     with pytest.raises(FaultError, match=message):
         Fault.from_json(data)
+
+
+def test_reset_connection_raises_a_read_error_and_is_journaled_unanswered(door: Door) -> None:
+    door.emulator.add_fault(Fault.reset("token"))
+
+    with pytest.raises(httpx.ReadError):
+        door.token_response()
+
+    assert door.token_response().status_code == 200
+    first, second = door.emulator.journal.token_requests()
+    assert (first.fault, first.response.fate, first.answered) == ("reset", "reset", None)
+    assert second.answered is not None and second.answered >= second.at
+
+
+def test_stalled_request_gets_no_answer_before_the_client_gives_up(door: Door) -> None:
+    door.emulator.add_fault(Fault.stall("token"))
+
+    with pytest.raises(httpx.ReadTimeout):
+        door.client.post("/oauth/token", json={"grant_type": "client_credentials"}, timeout=0.3)
+
+    assert door.token_response().status_code == 200
+    stalled = door.emulator.journal.token_requests()[0]
+    assert (stalled.fault, stalled.answered) == ("stall", None)
+    assert stalled.params == {"grant_type": "client_credentials"}  # it was read, then held
+
+
+def test_stopping_the_server_releases_a_stalled_connection_at_once() -> None:
+    import threading
+    import time
+
+    from m2m_contract.emulator import Emulator, EmulatorServer
+
+    emulator = Emulator()
+    outcome: list[str] = []
+    with EmulatorServer(emulator) as server:
+        emulator.add_fault(Fault.stall("token", times=None))
+
+        def client() -> None:
+            try:
+                httpx.post(f"{server.base_url}/oauth/token", json={}, timeout=30)
+                outcome.append("answered")
+            except httpx.HTTPError as exc:
+                outcome.append(type(exc).__name__)
+
+        thread = threading.Thread(target=client, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 5
+        while not emulator.journal.token_requests() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stopping = time.monotonic()
+    thread.join(5)
+    assert time.monotonic() - stopping < 3
+    assert outcome and outcome[0] != "answered"
+
+
+def test_rate_limited_fault_dates_its_headers_when_it_answers(door: Door) -> None:
+    door.emulator.add_fault(Fault.rate_limited(retry_after=2))
+    door.clock.advance(100.5)
+
+    limited = door.token_response()
+
+    assert limited.status_code == 429
+    assert limited.json()["error"] == "too_many_requests"
+    assert limited.headers["retry-after"] == "2"
+    assert limited.headers["x-ratelimit-remaining"] == "0"
+    assert int(limited.headers["x-ratelimit-reset"]) == int(door.clock.time() + 2) + 1
+    assert door.token_response().status_code == 200
+
+
+def test_rate_limited_fault_from_json_keeps_its_retry_after() -> None:
+    fault = Fault.from_json({"target": "token", "action": "rate_limited", "retry_after": 7})
+    assert (fault.status, fault.retry_after) == (429, 7)
+    with pytest.raises(FaultError, match="token endpoint only"):
+        Fault.from_json({"target": "api", "action": "rate_limited"})
+    with pytest.raises(FaultError, match="retry_after must be"):
+        Fault.rate_limited(retry_after=10**6)
+
+
+def test_the_api_can_count_a_tokens_life_from_the_instant_it_was_issued(door: Door) -> None:
+    from dataclasses import replace
+
+    from m2m_contract.emulator import default_tenant
+
+    tenant = default_tenant()
+    api = replace(tenant.apis[0], token_lifetime=10)
+    door.use_tenant(replace(tenant, apis=(api,), api_expiry="issued", api_leeway=2.0))
+    door.clock.advance(0.75)  # iat is stamped 0.75 s early, so exp is too
+    token = door.token()
+
+    door.clock.advance(11.9)  # 9.9 s past exp, 1.9 s past the lifetime counted from issue
+    accepted = door.api(token)
+    door.clock.advance(0.1)
+    refused = door.api(token)
+
+    assert accepted.status_code == 200
+    assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers[
+        "www-authenticate"
+    ]

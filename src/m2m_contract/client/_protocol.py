@@ -1,8 +1,9 @@
 """The command-client protocol of DESIGN.md, played by the reference client.
 
 Read the M2M_* variables, get a token, make M2M_API_CALLS GET requests to M2M_API_URL with it
-(M2M_API_INTERVAL_MS apart), print one progress line per call to stderr (never a secret or a
-token) and return 0 if and only if every call got a 2xx.
+(starting them M2M_API_INTERVAL_MS apart, at most M2M_API_CONCURRENCY in flight), print one
+progress line per call to stderr (never a secret or a token) and return 0 if and only if every
+call got a 2xx.
 """
 
 from __future__ import annotations
@@ -11,66 +12,22 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from .._protocol import ProtocolSettings
 from ._auth import ClientCredentials
+from ._deadline import deadline_client
 from ._errors import ClientCredentialsError
 from ._fetch import build_ssl
 
 PROG = "m2m-contract reference-client"
-# The conformance runner kills a client after 30 s; give up on a token well before that.
-TOKEN_DEADLINE = 15.0
+# Give up on a token endpoint that does not answer well before any scenario's time limit:
+# 6 s in all for a token fetch and its retries, at most 4 s for one attempt.
+TOKEN_DEADLINE = 6.0
+TOKEN_TIMEOUT = 4.0
 API_TIMEOUT = 10.0
-
-
-class SettingsError(ValueError):
-    """A missing or unusable M2M_* variable."""
-
-
-@dataclass(frozen=True)
-class ProtocolSettings:
-    token_url: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    scope: str
-    audience: str
-    api_url: str
-    api_calls: int = 1
-    api_interval_ms: int = 0
-    ca_bundle: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ProtocolSettings:
-        """Read the protocol's variables; raise SettingsError naming the one that is wrong."""
-        missing = [
-            name
-            for name in ("M2M_TOKEN_URL", "M2M_CLIENT_ID", "M2M_CLIENT_SECRET", "M2M_API_URL")
-            if not env.get(name)
-        ]
-        if missing:
-            raise SettingsError(f"set {', '.join(missing)} (see the command-client protocol)")
-        return cls(
-            token_url=env["M2M_TOKEN_URL"],
-            client_id=env["M2M_CLIENT_ID"],
-            client_secret=env["M2M_CLIENT_SECRET"],
-            scope=env.get("M2M_SCOPE", ""),
-            audience=env.get("M2M_AUDIENCE", ""),
-            api_url=env["M2M_API_URL"],
-            api_calls=_count(env, "M2M_API_CALLS", 1),
-            api_interval_ms=_count(env, "M2M_API_INTERVAL_MS", 0),
-            ca_bundle=env.get("M2M_CA_BUNDLE") or None,
-        )
-
-
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise SettingsError(f"{name} must be a whole number >= 0, not {raw[:20]!r}")
-    return int(raw)
 
 
 def run_protocol(
@@ -88,18 +45,36 @@ def run_protocol(
             audience=settings.audience or None,
             ca_bundle=settings.ca_bundle,
             deadline=TOKEN_DEADLINE,
+            timeout=TOKEN_TIMEOUT,
+            backoff_base=0.5,
         )
         verify = build_ssl(settings.ca_bundle or True)
     except (ValueError, TypeError) as exc:
         _say(f"error: {exc}")
         return 1
-    with httpx.Client(auth=auth, verify=verify, timeout=API_TIMEOUT) as http:
+    # Each API call (a replay after a 401 included) has API_TIMEOUT seconds in all.
+    with deadline_client(API_TIMEOUT, auth=auth, verify=verify) as http:
+        if settings.api_concurrency > 1:
+            return 0 if _concurrently(http, settings, sleep) else 1
         for number in range(1, settings.api_calls + 1):
             if number > 1 and settings.api_interval_ms:
                 sleep(settings.api_interval_ms / 1000)
             if not _call(http, settings, number):
                 return 1
     return 0
+
+
+def _concurrently(
+    http: httpx.Client, settings: ProtocolSettings, sleep: Callable[[float], None]
+) -> bool:
+    """Start the calls M2M_API_INTERVAL_MS apart, at most M2M_API_CONCURRENCY in flight."""
+    with ThreadPoolExecutor(settings.api_concurrency, thread_name_prefix="m2m-api") as pool:
+        futures = []
+        for number in range(1, settings.api_calls + 1):
+            if number > 1 and settings.api_interval_ms:
+                sleep(settings.api_interval_ms / 1000)
+            futures.append(pool.submit(_call, http, settings, number))
+        return all([f.result() for f in futures])
 
 
 def _call(http: httpx.Client, settings: ProtocolSettings, number: int) -> bool:

@@ -1,34 +1,74 @@
-"""The documented contract: exchange model, scope grammar and the catalogue of checks."""
+"""The documented contract: the exchange model, scope grammar, tolerances, and the one catalogue
+of checks for the client contract (conformance) and the server contract (live)."""
 
 # Importing the check modules registers the catalogue, in this order.
 # isort: off
 from . import _request_checks as _request_checks
 from . import _bearer_checks as _bearer_checks
 from . import _outcome_checks as _outcome_checks
+from . import _fault_checks as _fault_checks
 from . import _hygiene_checks as _hygiene_checks
 
 # isort: on
-from ._catalogue import CATALOGUE, PROFILES, Check, Profile, Result, Severity, Status, status_of
-from ._model import ApiCall, Observation, OtherCall, Outcome, Settings, TokenCall, observe
+from .._protocol import ProtocolError, ProtocolSettings
+from ._catalogue import (
+    CATALOGUE,
+    PROFILES,
+    SUITES,
+    Check,
+    Profile,
+    Result,
+    Severity,
+    Status,
+    Suite,
+    checks_of,
+)
+from ._model import (
+    ApiCall,
+    ForeignCall,
+    Observation,
+    OtherCall,
+    Outcome,
+    TokenCall,
+    observe,
+)
+from ._rules import (
+    EXPIRY_TOLERANCE,
+    FAILURE_SCENARIOS,
+    MIN_BACKOFF,
+    RETRY_AFTER_TOLERANCE,
+    STALL_BUDGET,
+    SUCCESS_SCENARIOS,
+)
 from ._scope import is_valid_scope, scope_problem, scope_tokens
 
 __all__ = [
     "CATALOGUE",
+    "EXPIRY_TOLERANCE",
+    "FAILURE_SCENARIOS",
+    "MIN_BACKOFF",
     "PROFILES",
+    "RETRY_AFTER_TOLERANCE",
+    "STALL_BUDGET",
+    "SUCCESS_SCENARIOS",
+    "SUITES",
     "ApiCall",
     "Check",
+    "ForeignCall",
     "Observation",
     "OtherCall",
     "Outcome",
     "Profile",
+    "ProtocolError",
+    "ProtocolSettings",
     "Result",
-    "Settings",
     "Severity",
     "Status",
+    "Suite",
     "TokenCall",
+    "checks_of",
     "is_valid_scope",
     "observe",
     "scope_problem",
     "scope_tokens",
-    "status_of",
 ]

@@ -10,6 +10,7 @@ import re
 
 from ._catalogue import Result, check, each
 from ._model import ApiCall, Observation, TokenCall
+from ._rules import EXPIRY_TOLERANCE
 
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
@@ -21,7 +22,7 @@ _SCHEME_WORD = re.compile(r"[A-Za-z][A-Za-z-]{0,15}")
 
 def _header_problem(call: ApiCall, secrets: tuple[str, ...]) -> str | None:
     if call.authorization is None:
-        return "has no Authorization header"
+        return "has no Authorization header; send 'Authorization: Bearer <access_token>'"
     scheme, sep, rest = call.authorization.partition(" ")
     if scheme.lower() != "bearer":  # auth schemes are case-insensitive (RFC 7235 §2.1)
         # Quote only a plain scheme word: the header might hold a credential, never echo it.
@@ -38,7 +39,7 @@ def _header_problem(call: ApiCall, secrets: tuple[str, ...]) -> str | None:
 )
 def _bearer_header(obs: Observation) -> Result:
     bad = [(c, why) for c in obs.api_calls if (why := _header_problem(c, obs.secrets))]
-    return each(obs.api_calls, "API request", bad, "had a Bearer header")
+    return each(obs.api_calls, "API call", bad, "had a Bearer header")
 
 
 @check(
@@ -50,18 +51,39 @@ def _bearer_header(obs: Observation) -> Result:
 def _issued(obs: Observation) -> Result:
     issued = obs.issued_tokens
     bad = [
-        (c, "presents a token the server never issued")
+        (c, _what_was_presented(c.bearer, obs))
         for c in obs.api_calls
         if c.bearer is not None and c.bearer not in issued
     ]
-    return each(obs.api_calls, "API request", bad, "presented an issued token")
+    return each(obs.api_calls, "API call", bad, "presented an issued token")
+
+
+_PLACEHOLDERS = ("None", "undefined", "null", "nil", "NaN", "[object Object]", "false", "0")
+
+
+def _what_was_presented(bearer: str | None, obs: Observation) -> str:
+    """Say what a bad bearer was, without quoting anything that could be a credential."""
+    if bearer in _PLACEHOLDERS:
+        return (
+            f"sends 'Authorization: Bearer {bearer}': the client used a value it never got "
+            "from a token response; check the token response before calling the API"
+        )
+    source = next((c for c in obs.token_calls if c.answer_token == bearer), None)
+    if source is not None:
+        said = source.response.get("token_type") if source.response else None
+        return (
+            f"presents the access_token of token request {source.n}'s answer, which said "
+            f"token_type {str(said)[:20]!r}: only a Bearer token response may be used"
+        )
+    return "presents a bearer token the emulator never issued"
 
 
 @check(
     "api-token-not-expired",
     "MUST",
     "RFC6749-5.1",
-    "a token is never presented after its expires_in has run out",
+    f"a token is never presented after its expires_in has run out "
+    f"(tolerance {EXPIRY_TOLERANCE:g} s)",
 )
 def _not_expired(obs: Observation) -> Result:
     issued = obs.issued_tokens
@@ -71,15 +93,18 @@ def _not_expired(obs: Observation) -> Result:
         if source is None or source.expires_in is None:
             continue
         late = c.at - (source.at + source.expires_in)
-        if late >= 0:
+        if late >= EXPIRY_TOLERANCE:
+            answer = f"{c.status}{' ' + c.error if c.error else ''}"
             bad.append(
                 (
                     c,
-                    f"presents a token {late:.2f} s after it expired "
-                    f"(expires_in {source.expires_in:g} s, from token request #{source.seq})",
+                    f"presented the token of token request {source.n} {late:.2f} s after its "
+                    f"expires_in ({source.expires_in:g} s) ran out (tolerance "
+                    f"{EXPIRY_TOLERANCE:g} s; the API answered {answer}): fetch a new token "
+                    "before expires_in runs out, timed from when you asked for it",
                 )
             )
-    return each(obs.api_calls, "API request", bad, "presented an unexpired token")
+    return each(obs.api_calls, "API call", bad, "presented an unexpired token")
 
 
 @check(
@@ -104,10 +129,10 @@ def _rejected_reuse(obs: Observation) -> Result:
             bad.append(
                 (
                     call,
-                    f"presents again the token the API rejected in request "
-                    f"#{rejected[token]} (401 invalid_token)",
+                    f"presents again the token the API rejected in API call {rejected[token]} "
+                    "(401 invalid_token): drop a rejected token and fetch a new one",
                 )
             )
         if call.status == 401 and call.error == "invalid_token" and token is not None:
-            rejected.setdefault(token, call.seq)
-    return each(obs.api_calls, "API request", bad, "respected invalid_token rejections")
+            rejected.setdefault(token, call.n)
+    return each(obs.api_calls, "API call", bad, "respected invalid_token rejections")

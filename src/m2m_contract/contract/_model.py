@@ -1,4 +1,10 @@
-"""The exchange model: what a client did, read from the emulator's journal. Pure code."""
+"""The exchange model: what a client did, read from the emulator's journal. Pure code.
+
+Every call has `seq`, its place in the journal (for ordering and evidence), and `n`, its number
+among calls of its kind (token request 1, 2...; API call 1, 2...), which is what messages name.
+Times are monotonic seconds: `at` when the request arrived, `answered` when its answer was
+sent (None: it never was, the connection was reset or stalled).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote_plus
 
+from .._protocol import ProtocolSettings
+
 if TYPE_CHECKING:
     from ..emulator import Exchange
 
@@ -17,48 +25,13 @@ Encoding = Literal["json", "form", "other", "none"]
 
 
 @dataclass(frozen=True)
-class Settings:
-    """What the client under test was told (the command-client protocol's variables)."""
-
-    token_url: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    scope: str = ""
-    audience: str = ""
-    api_url: str = ""
-    api_calls: int = 1
-    api_interval_ms: int = 0
-    ca_bundle: str | None = None
-
-    def env(self) -> dict[str, str]:
-        """The M2M_* environment of DESIGN.md's command-client protocol."""
-        env = {
-            "M2M_TOKEN_URL": self.token_url,
-            "M2M_CLIENT_ID": self.client_id,
-            "M2M_CLIENT_SECRET": self.client_secret,
-            "M2M_SCOPE": self.scope,
-            "M2M_AUDIENCE": self.audience,
-            "M2M_API_URL": self.api_url,
-            "M2M_API_CALLS": str(self.api_calls),
-            "M2M_API_INTERVAL_MS": str(self.api_interval_ms),
-        }
-        if self.ca_bundle:
-            for name in (
-                "M2M_CA_BUNDLE",
-                "SSL_CERT_FILE",
-                "REQUESTS_CA_BUNDLE",
-                "NODE_EXTRA_CA_CERTS",
-            ):
-                env[name] = self.ca_bundle
-        return env
-
-
-@dataclass(frozen=True)
 class TokenCall:
     """One request to the token endpoint, parsed leniently (repeats and odd types kept)."""
 
     seq: int
+    n: int
     at: float
+    answered: float | None
     method: str
     query: tuple[tuple[str, str], ...]
     encoding: Encoding
@@ -68,6 +41,7 @@ class TokenCall:
     status: int
     response: Mapping[str, Any] | None
     retry_after: float | None
+    fault: str | None = None
 
     def values(self, name: str) -> list[Any]:
         return [v for k, v in self.pairs if k == name]
@@ -87,6 +61,21 @@ class TokenCall:
         return token if isinstance(token, str) and token else None
 
     @property
+    def answer_token(self) -> str | None:
+        """The access_token of any 2xx JSON answer, well-formed or not (e.g. token_type mac)."""
+        if not 200 <= self.status < 300 or self.response is None:
+            return None
+        token = self.response.get("access_token")
+        return token if isinstance(token, str) and token else None
+
+    @property
+    def auth_method(self) -> str:
+        """How the client authenticated: 'Basic', 'body' (client_secret) or 'none'."""
+        if self.basic is not None:
+            return "Basic"
+        return "body" if self.values("client_secret") else "none"
+
+    @property
     def expires_in(self) -> float | None:
         value = self.response.get("expires_in") if self.response else None
         return (
@@ -101,7 +90,9 @@ class ApiCall:
     """One request to the protected API."""
 
     seq: int
+    n: int
     at: float
+    answered: float | None
     method: str
     path: str
     query_string: str
@@ -122,22 +113,55 @@ class ApiCall:
 
 @dataclass(frozen=True)
 class OtherCall:
+    """A request to any other path of the emulator (discovery and JWKS included)."""
+
     seq: int
+    n: int
     at: float
     method: str
     path: str
     query_string: str
     status: int
+    kind: str = "other"
+
+
+@dataclass(frozen=True)
+class ForeignCall:
+    """A request that reached the other origin a token-redirect scenario points to."""
+
+    seq: int
+    n: int
+    at: float
+    method: str
+    path: str
+    query_string: str
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
+    body: bytes = field(repr=False)
+    status: int
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How the client run ended."""
+    """How the client run ended; `limit` is the scenario's time limit in seconds.
+
+    `stdout` and `stderr` keep the head and tail of what the client printed (`dropped` bytes
+    were cut from the middle of the two).
+    """
 
     exit_code: int | None
     timed_out: bool = False
-    output: str = field(default="", repr=False)
+    stdout: str = field(default="", repr=False)
+    stderr: str = field(default="", repr=False)
     error: str | None = None  # why it could not run, when it could not
+    limit: float = 0.0
+    dropped: int = 0
+
+    @property
+    def output(self) -> str:
+        """Everything kept of what the client printed, stdout first."""
+        if self.stdout and self.stderr and not self.stdout.endswith("\n"):
+            return f"{self.stdout}\n{self.stderr}"
+        return self.stdout + self.stderr
 
 
 @dataclass(frozen=True)
@@ -145,11 +169,13 @@ class Observation:
     """Everything the checks judge: the settings, the traffic and the outcome of one run."""
 
     scenario: str
-    settings: Settings
+    settings: ProtocolSettings
     token_calls: tuple[TokenCall, ...]
     api_calls: tuple[ApiCall, ...]
     other_calls: tuple[OtherCall, ...]
     outcome: Outcome
+    handshakes: tuple[float, ...] = ()  # when a TLS ClientHello arrived
+    foreign_calls: tuple[ForeignCall, ...] = ()  # requests the other origin received
 
     @property
     def issued_tokens(self) -> dict[str, TokenCall]:
@@ -230,36 +256,50 @@ def _www_error(value: str | None) -> str | None:
 
 
 def observe(
-    scenario: str, settings: Settings, exchanges: Iterable[Exchange], outcome: Outcome
+    scenario: str,
+    settings: ProtocolSettings,
+    exchanges: Iterable[Exchange],
+    outcome: Outcome,
+    *,
+    elsewhere: Iterable[Exchange] = (),
 ) -> Observation:
-    """Build the observation of one run from its journal."""
+    """Build the observation of one run from its journal (and the other origin's, if any)."""
     tokens: list[TokenCall] = []
     apis: list[ApiCall] = []
     others: list[OtherCall] = []
+    handshakes: list[float] = []
     for ex in exchanges:
         req, resp = ex.request, ex.response
+        sent = resp.fate == "send"
+        answered = ex.answered if ex.answered is not None or not sent else ex.at
         if ex.kind == "token":
-            encoding, pairs = _parse_pairs(req.header("content-type") or "", req.body)
+            content_type = req.header("content-type") or ""
+            encoding, pairs = _parse_pairs(content_type, req.body)
             tokens.append(
                 TokenCall(
                     ex.seq,
+                    len(tokens) + 1,
                     ex.at,
+                    answered,
                     req.method,
                     tuple(req.query),
                     encoding,
-                    (req.header("content-type") or ""),
+                    content_type,
                     pairs,
                     _basic(req.header("authorization")),
                     resp.status,
-                    _json_object(resp.body),
+                    _json_object(resp.body) if sent else None,
                     _retry_after(resp.header("retry-after")),
+                    ex.fault,
                 )
             )
         elif ex.kind == "api":
             apis.append(
                 ApiCall(
                     ex.seq,
+                    len(apis) + 1,
                     ex.at,
+                    answered,
                     req.method,
                     req.path,
                     req.query_string,
@@ -270,8 +310,42 @@ def observe(
                     req.headers,
                 )
             )
-        elif ex.kind == "other":
+        elif ex.kind == "handshake":
+            handshakes.append(ex.at)
+        elif ex.kind != "admin":
             others.append(
-                OtherCall(ex.seq, ex.at, req.method, req.path, req.query_string, resp.status)
+                OtherCall(
+                    ex.seq,
+                    len(others) + 1,
+                    ex.at,
+                    req.method,
+                    req.path,
+                    req.query_string,
+                    resp.status,
+                    ex.kind,
+                )
             )
-    return Observation(scenario, settings, tuple(tokens), tuple(apis), tuple(others), outcome)
+    foreign = tuple(
+        ForeignCall(
+            ex.seq,
+            n,
+            ex.at,
+            ex.request.method,
+            ex.request.path,
+            ex.request.query_string,
+            ex.request.headers,
+            ex.request.body,
+            ex.response.status,
+        )
+        for n, ex in enumerate((e for e in elsewhere if e.kind != "handshake"), 1)
+    )
+    return Observation(
+        scenario,
+        settings,
+        tuple(tokens),
+        tuple(apis),
+        tuple(others),
+        outcome,
+        tuple(handshakes),
+        foreign,
+    )

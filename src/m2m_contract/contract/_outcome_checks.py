@@ -1,4 +1,5 @@
-"""Checks of how the client ends each scenario: exit status, retries, re-fetches.
+"""Checks of how the client ends each scenario: it ran, finished, succeeded or failed cleanly,
+reused its token, re-fetched after expiry. Pure functions.
 
 Clauses: "partner §1/§2" is the partner document (client-credentials-auth-flow.md);
 "RFC6749-x" and "RFC6750-x" are sections of those RFCs; "Auth0" is Auth0's guidance.
@@ -6,38 +7,62 @@ Clauses: "partner §1/§2" is the partner document (client-credentials-auth-flow
 
 from __future__ import annotations
 
-import itertools
-
 from ._catalogue import Result, check, failed, nothing, passed
 from ._model import Observation
-
-SUCCESS_SCENARIOS = (
-    "happy-path",
-    "scope-list",
-    "no-scope",
-    "offline-access",
-    "token-reuse",
-    "expiry",
-    "refresh-token-offered",
-)
-FAILURE_SCENARIOS = (
-    "bad-credentials",
-    "not-granted-scope",
-    "malformed-token-response",
-    "api-rejects-token",
+from ._rules import (
+    EXPIRY_SCENARIOS,
+    EXPIRY_TOLERANCE,
+    FAILURE_SCENARIOS,
+    NO_TOKEN_SCENARIOS,
+    SUCCESS_SCENARIOS,
 )
 
-# -- outcomes per scenario ------------------------------------------------------------------
+
+def _last_line(obs: Observation) -> str:
+    lines = [line.strip() for line in obs.outcome.output.splitlines() if line.strip()]
+    return f"; its last output line: {lines[-1][:160]!r}" if lines else "; it printed nothing"
+
+
+def _exited(obs: Observation) -> str:
+    code = obs.outcome.exit_code
+    return "was killed at the time limit" if code is None else f"exited with status {code}"
 
 
 @check(
-    "client-finishes", "MUST", "partner §2", "the client finishes within the scenario's time limit"
+    "client-requests-token",
+    "MUST",
+    "partner §1",
+    "the client sends at least one token request (a client that never ran is never ok)",
+)
+def _requests_token(obs: Observation) -> Result:
+    if obs.token_calls:
+        return passed(f"{len(obs.token_calls)} token request(s)")
+    if obs.scenario == "untrusted-certificate" and obs.handshakes:
+        return passed("the client opened a TLS connection to the token endpoint")
+    if obs.outcome.error is not None:
+        return failed(f"the client could not be started: {obs.outcome.error}")
+    return failed(
+        f"the client {_exited(obs)} without sending any token request to M2M_TOKEN_URL"
+        f"{_last_line(obs)}"
+    )
+
+
+@check(
+    "client-finishes",
+    "MUST",
+    "partner §2",
+    "the client finishes within the scenario's time limit",
 )
 def _finishes(obs: Observation) -> Result:
+    if obs.scenario == "token-endpoint-stall":
+        return nothing("judged by token-endpoint-stall-gives-up in this scenario")
     if obs.outcome.error is not None:
         return failed(f"the client could not run: {obs.outcome.error}")
     if obs.outcome.timed_out:
-        return failed("the client did not finish within the scenario's time limit and was killed")
+        return failed(
+            f"the client was still running when the scenario's {obs.outcome.limit:g} s limit "
+            "(--scenario-timeout) ran out, and was killed" + _last_line(obs)
+        )
     return passed(f"the client exited with status {obs.outcome.exit_code}")
 
 
@@ -51,12 +76,25 @@ def _finishes(obs: Observation) -> Result:
 def _succeeds(obs: Observation) -> Result:
     if obs.outcome.timed_out or obs.outcome.exit_code is None:
         return nothing("the client did not run to the end (see client-finishes)")
-    if obs.outcome.exit_code != 0:
-        return failed(f"the client exited with status {obs.outcome.exit_code}; expected 0")
     wanted = obs.settings.api_calls
     ok = [c for c in obs.api_calls if 200 <= c.status < 300]
+    if obs.outcome.exit_code != 0:
+        refused = [c for c in obs.api_calls if not 200 <= c.status < 300]
+        why = (
+            f"; API call {refused[0].n} was answered {refused[0].status}"
+            f"{' ' + refused[0].error if refused[0].error else ''}"
+            if refused
+            else f"; it made {len(obs.api_calls)} of the {wanted} API calls (M2M_API_CALLS)"
+        )
+        return failed(
+            f"the client exited with status {obs.outcome.exit_code}; expected 0{why}"
+            f"{_last_line(obs)}"
+        )
     if len(ok) < wanted:
-        return failed(f"the client exited 0 but only {len(ok)} of {wanted} API calls succeeded")
+        return failed(
+            f"the client exited 0, but only {len(ok)} of the {wanted} API calls "
+            "(M2M_API_CALLS) got a 2xx: exit non-zero unless every call succeeds"
+        )
     return passed(f"exit 0 with {len(ok)} successful API call(s)")
 
 
@@ -70,9 +108,25 @@ def _succeeds(obs: Observation) -> Result:
 def _fails(obs: Observation) -> Result:
     if obs.outcome.timed_out or obs.outcome.exit_code is None:
         return nothing("the client did not run to the end (see client-finishes)")
-    if obs.outcome.exit_code == 0:
-        return failed("the client exited 0 although it could not have succeeded")
-    return passed(f"the client exited with status {obs.outcome.exit_code}")
+    if obs.outcome.exit_code != 0:
+        return passed(f"the client exited with status {obs.outcome.exit_code}")
+    issued = [c for c in obs.token_calls if c.issued_token]
+    if obs.scenario == "not-granted-scope" and issued and not issued[0].values("scope"):
+        return failed(
+            "the client exited 0: it never sent the scopes it was configured with "
+            f"(M2M_SCOPE {obs.settings.scope!r}), so the tenant issued a token with its default "
+            "scopes; send M2M_SCOPE, and exit non-zero when the token is refused"
+        )
+    ok = [c for c in obs.api_calls if 200 <= c.status < 300]
+    if ok:
+        return failed(
+            f"the client exited 0 after API call {ok[0].n} was accepted with a token it "
+            "should not have used; no usable token was issued in this scenario"
+        )
+    return failed(
+        "the client exited 0 although no usable token was issued (or the API refused it): "
+        "exit non-zero when the token request fails, so your job does not report success"
+    )
 
 
 @check(
@@ -80,14 +134,16 @@ def _fails(obs: Observation) -> Result:
     "MUST",
     "partner §2",
     "no API request is made without a token from a successful token response",
-    scenarios=("bad-credentials", "not-granted-scope", "malformed-token-response"),
+    scenarios=NO_TOKEN_SCENARIOS,
 )
 def _no_api(obs: Observation) -> Result:
     issued = obs.issued_tokens
     bad = [c for c in obs.api_calls if c.bearer not in issued]
     if bad:
         return failed(
-            f"API request #{bad[0].seq} was made without a valid token", *(c.seq for c in bad)
+            f"API call {bad[0].n} was made although no token response in this scenario was "
+            "usable: stop when the token request fails",
+            *(c.seq for c in bad),
         )
     return passed("no API request without a valid token")
 
@@ -103,7 +159,8 @@ def _no_storm(obs: Observation) -> Result:
     n = len(obs.token_calls)
     if n > 2:
         return failed(
-            f"{n} token requests after a 401/403; at most 2 are allowed",
+            f"{n} token requests after a 401/403; at most 2 are allowed: a refused secret or "
+            "scope stays refused, and Auth0 counts every attempt",
             *(c.seq for c in obs.token_calls[2:]),
         )
     return passed(f"{n} token request(s)")
@@ -130,20 +187,45 @@ def _reused(obs: Observation) -> Result:
 
 
 @check(
+    "token-single-flight",
+    "SHOULD",
+    "Auth0",
+    "API calls made at the same time share one token request",
+    scenarios=("concurrent-calls",),
+)
+def _single_flight(obs: Observation) -> Result:
+    n = len(obs.token_calls)
+    if n == 0:
+        return nothing("the client made no token request")
+    if n > 1:
+        return failed(
+            f"{n} token requests for {len(obs.api_calls)} API calls made up to "
+            f"{obs.settings.api_concurrency} at a time with a token valid throughout: share "
+            "one token fetch between threads or tasks (e.g. one shared client, a lock around "
+            "the fetch), or each worker costs Auth0 a token",
+            *(c.seq for c in obs.token_calls[1:]),
+        )
+    return passed(f"one token request for {len(obs.api_calls)} concurrent API calls")
+
+
+@check(
     "token-refetched-after-expiry",
     "MUST",
     "RFC6749-4.4",
     "after expiry, a new token is fetched with client_credentials",
-    scenarios=("expiry", "refresh-token-offered"),
+    scenarios=EXPIRY_SCENARIOS,
 )
 def _refetched(obs: Observation) -> Result:
     first = next((c for c in obs.token_calls if c.issued_token), None)
     if first is None or first.expires_in is None:
         return nothing("no token was issued")
-    expiry = first.at + first.expires_in
+    # Only calls past the tolerance are judged: before it, reusing the token is allowed.
+    expiry = first.at + first.expires_in + EXPIRY_TOLERANCE
     late_calls = [c for c in obs.api_calls if c.at >= expiry]
     if not late_calls:
-        return nothing("no API call was made after the first token expired")
+        return nothing(
+            f"no API call was made more than {EXPIRY_TOLERANCE:g} s after the first token expired"
+        )
     fresh = [
         c
         for c in obs.token_calls
@@ -151,147 +233,9 @@ def _refetched(obs: Observation) -> Result:
     ]
     if not fresh:
         return failed(
-            "API calls went on after the first token expired, but no new token was "
+            f"API call {late_calls[0].n} came {late_calls[0].at - first.at:.2f} s after token "
+            f"request {first.n} (expires_in {first.expires_in:g} s), but no new token was "
             "fetched with client_credentials",
             *(c.seq for c in late_calls),
         )
     return passed(f"{len(fresh)} new token(s) fetched with client_credentials")
-
-
-@check(
-    "rate-limit-retry-after",
-    "MUST",
-    "RFC6585-4",
-    "after a 429, no token request is sent before Retry-After has passed",
-    scenarios=("rate-limited",),
-)
-def _retry_after(obs: Observation) -> Result:
-    calls = obs.token_calls
-    limited = [(i, c) for i, c in enumerate(calls) if c.status == 429]
-    if not limited:
-        return nothing("no 429 was answered")
-    for i, c in limited:
-        if i + 1 < len(calls):
-            wait = calls[i + 1].at - c.at
-            needed = c.retry_after or 0.0
-            if wait + 0.05 < needed:
-                return failed(
-                    f"token request #{calls[i + 1].seq} came {wait:.2f} s after a 429 "
-                    f"that asked for Retry-After: {needed:g} s",
-                    calls[i + 1].seq,
-                )
-    return passed("every retry waited for Retry-After")
-
-
-@check(
-    "rate-limit-recovers",
-    "MUST",
-    "Auth0",
-    "a client that retries after a 429 goes on to succeed",
-    scenarios=("rate-limited",),
-)
-def _recovers(obs: Observation) -> Result:
-    if len(obs.token_calls) < 2:
-        return nothing("the client did not retry after the 429 (allowed)")
-    if obs.outcome.exit_code != 0:
-        return failed(f"the client retried but exited with status {obs.outcome.exit_code}")
-    return passed("the client retried and succeeded")
-
-
-@check(
-    "server-error-bounded-retries",
-    "MUST",
-    "Auth0",
-    "5xx answers are retried a bounded number of times (at most 5 token requests)",
-    scenarios=("server-error",),
-)
-def _bounded(obs: Observation) -> Result:
-    n = len(obs.token_calls)
-    if n > 5:
-        return failed(
-            f"{n} token requests; retries must be bounded (at most 5 in all)",
-            *(c.seq for c in obs.token_calls[5:]),
-        )
-    return passed(f"{n} token request(s)")
-
-
-@check(
-    "server-error-backoff",
-    "SHOULD",
-    "Auth0",
-    "retries after a 5xx wait (backoff) instead of firing at once",
-    scenarios=("server-error",),
-)
-def _backoff(obs: Observation) -> Result:
-    calls = obs.token_calls
-    if len(calls) < 2:
-        return nothing("the client did not retry")
-    quick = [(a, b) for a, b in itertools.pairwise(calls) if a.status >= 500 and b.at - a.at < 0.05]
-    if quick:
-        before, retry = quick[0]
-        return failed(
-            f"token request #{retry.seq} retried {(retry.at - before.at) * 1000:.0f} ms "
-            f"after a {before.status}; back off between retries",
-            retry.seq,
-        )
-    return passed("retries backed off")
-
-
-@check(
-    "server-error-outcome",
-    "MUST",
-    "Auth0",
-    "after 5xx answers the client either recovers or fails cleanly, never with a bad token",
-    scenarios=("server-error",),
-)
-def _server_outcome(obs: Observation) -> Result:
-    recovered = any(c.issued_token for c in obs.token_calls)
-    if obs.outcome.exit_code == 0 and not recovered:
-        return failed("the client exited 0 without ever getting a token")
-    return passed("recovered" if recovered else "failed cleanly")
-
-
-@check(
-    "invalid-token-refetched",
-    "SHOULD",
-    "RFC6750-3.1",
-    "after a 401 invalid_token the client fetches a new token and retries once",
-    scenarios=("revoked-token",),
-)
-def _refetch_on_401(obs: Observation) -> Result:
-    rejected = next(
-        (c for c in obs.api_calls if c.status == 401 and c.error == "invalid_token"), None
-    )
-    if rejected is None:
-        return nothing("the API never answered 401")
-    later_tokens = [c for c in obs.token_calls if c.seq > rejected.seq and c.issued_token]
-    retried = [c for c in obs.api_calls if later_tokens and c.seq > later_tokens[0].seq]
-    if not retried:
-        return failed(
-            "after the 401 invalid_token the client did not fetch a new token and retry the call",
-            rejected.seq,
-        )
-    return passed("fetched a new token and retried")
-
-
-@check(
-    "api-rejection-bounded",
-    "MUST",
-    "RFC6750-3.1",
-    "when the API keeps rejecting tokens, the client gives up (≤ 2 token requests per API call)",
-    scenarios=("api-rejects-token",),
-)
-def _rejection_bounded(obs: Observation) -> Result:
-    calls, tokens = len(obs.api_calls), len(obs.token_calls)
-    limit_calls = 2 * max(1, obs.settings.api_calls)
-    if calls > limit_calls:
-        return failed(
-            f"{calls} API requests while every one was rejected; at most {limit_calls} are allowed",
-            *(c.seq for c in obs.api_calls[limit_calls:]),
-        )
-    if tokens > 2 * max(1, calls):
-        return failed(
-            f"{tokens} token requests for {calls} API request(s); at most two per API call",
-            *(c.seq for c in obs.token_calls[2 * max(1, calls) :]),
-        )
-    return passed(f"{tokens} token request(s), {calls} API request(s)")

@@ -18,7 +18,9 @@ from ._scope import scope_problem, scope_tokens
 @check("token-request-method", "MUST", "RFC6749-3.2", "token requests use POST")
 def _method(obs: Observation) -> Result:
     bad = [
-        (c, f"sent with {c.method}; expected POST") for c in obs.token_calls if c.method != "POST"
+        (c, f"sent with {c.method}; the token endpoint takes POST")
+        for c in obs.token_calls
+        if c.method != "POST"
     ]
     return each(obs.token_calls, "token request", bad, "used POST")
 
@@ -30,12 +32,15 @@ def _method(obs: Observation) -> Result:
     "requests go to the documented token path and API, nowhere else",
 )
 def _path(obs: Observation) -> Result:
-    if obs.other_calls:
-        call = obs.other_calls[0]
+    # Discovery and the JWKS are the tenant's own documents: reading them is fine.
+    stray = [c for c in obs.other_calls if c.kind == "other"]
+    if stray:
+        call = stray[0]
+        more = f" (and {len(stray) - 1} more)" if len(stray) > 1 else ""
         return failed(
-            f"request #{call.seq} went to {call.method} {call.path}; the token endpoint is "
-            f"/oauth/token",
-            *(c.seq for c in obs.other_calls),
+            f"a request went to {call.method} {call.path}{more}, which is no route of the "
+            "tenant; the token endpoint is POST /oauth/token (M2M_TOKEN_URL)",
+            *(c.seq for c in stray),
         )
     if not obs.token_calls:
         return nothing("the client made no token request")
@@ -174,7 +179,7 @@ def _scope_format(obs: Observation) -> Result:
     "MUST",
     "partner §1",
     "the scopes requested are the scopes the client was configured with",
-    scenarios=("happy-path", "scope-list", "offline-access", "token-reuse"),
+    scenarios=("happy-path", "scope-list", "offline-access", "token-reuse", "not-granted-scope"),
 )
 def _scope_config(obs: Observation) -> Result:
     wanted = set(obs.settings.scope.split())
@@ -182,13 +187,8 @@ def _scope_config(obs: Observation) -> Result:
     for c in obs.token_calls:
         sent = set(scope_tokens(c.param("scope")))
         if sent != wanted:
-            bad.append(
-                (
-                    c,
-                    f"asks for {' '.join(sorted(sent)) or 'no scope'}; configured: "
-                    f"{' '.join(sorted(wanted))}",
-                )
-            )
+            asked = f"asks for {' '.join(sorted(sent))!r}" if sent else "sends no scope"
+            bad.append((c, f"{asked}; M2M_SCOPE is {obs.settings.scope!r}: send exactly those"))
     return each(obs.token_calls, "token request", bad, "asked for the configured scopes")
 
 
@@ -219,11 +219,19 @@ def _audience(obs: Observation) -> Result:
     bad = []
     for c in obs.token_calls:
         sent = c.param("audience")
-        if wanted and sent != wanted:
-            bad.append((c, f"audience is {sent!r}; configured: {wanted!r}"))
+        if wanted and sent is None:
+            bad.append((c, f"sends no audience; M2M_AUDIENCE is {wanted!r}: send it in every "
+                        "token request, re-fetches included"))
+        elif wanted and sent != wanted:
+            bad.append((c, f"sends audience {_shown(sent)}; M2M_AUDIENCE is {wanted!r}"))
         elif not wanted and sent not in (None, ""):
-            bad.append((c, f"sends audience {sent!r} though none was configured"))
+            bad.append((c, f"sends audience {_shown(sent)} though M2M_AUDIENCE is empty"))
     return each(obs.token_calls, "token request", bad, "sent the configured audience")
+
+
+def _shown(value: object) -> str:
+    text = repr(value) if isinstance(value, str) else f"as a JSON {type(value).__name__}"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @check("secret-not-in-url", "MUST", "RFC6749-2.3.1", "the client secret never appears in a URL")
@@ -233,11 +241,12 @@ def _secret_url(obs: Observation) -> Result:
     def in_url(path: str, query: str) -> bool:
         return any(secret in unquote_plus(part) for part in (path, query))
 
-    bad = [c.seq for c in obs.token_calls if any(secret in v for _, v in c.query)]
+    bad = [c.seq for c in obs.token_calls if any(secret in k + v for k, v in c.query)]
     bad += [c.seq for c in obs.api_calls if in_url(c.path, c.query_string)]
     bad += [c.seq for c in obs.other_calls if in_url(c.path, c.query_string)]
     if bad:
-        return failed(f"request #{sorted(bad)[0]} carries the client secret in its URL", *bad)
+        return failed("a request carries the client secret in its URL; URLs end up in logs "
+                      "and proxies: send the secret only in the token request's body", *bad)
     return passed("no URL carried the secret")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -11,6 +12,7 @@ from typing import Any
 
 from ._core import Emulator
 from ._http import Request, json_response
+from ._protocol import Peer, protocol_class, reset
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -37,6 +39,21 @@ class EmulatorApp:
         self.emulator = emulator
         # One signing thread per core: more would only queue for the GIL.
         self._signers = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="m2m-sign")
+        # Open connections by peer address (kept by the protocol, read on the event loop).
+        self.connections: dict[Peer, asyncio.BaseTransport] = {}
+        self.protocol = protocol_class(self.connections)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stalled: set[asyncio.Future[None]] = set()
+        self._released = False
+
+    def release_stalls(self) -> None:
+        """Reset every connection a stall fault holds, and hold none from now on (thread-safe;
+        called before the server stops, which would otherwise wait for them for ever)."""
+        self._released = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop stopped meanwhile
+                loop.call_soon_threadsafe(lambda: [f.cancel() for f in list(self._stalled)])
 
     def close(self) -> None:
         """Stop the signing threads (once the server has stopped serving)."""
@@ -78,7 +95,15 @@ class EmulatorApp:
             response = self.emulator.handle(request)
         if response.delay:
             await asyncio.sleep(response.delay)
-        if response.drop:
+        if response.fate == "stall":
+            await self._stall(receive)
+        if response.fate in ("reset", "stall"):
+            transport = self.connections.get(_peer(scope))
+            if transport is not None:
+                reset(transport)
+                await receive()  # the disconnect: uvicorn then knows no answer is due
+            return
+        if response.fate == "drop":
             # Start an answer, then return without its body: the server closes the connection.
             await send(
                 {
@@ -89,6 +114,33 @@ class EmulatorApp:
             )
             return
         await _send(send, response.status, response.headers, response.body)
+
+
+    async def _stall(self, receive: Receive) -> None:
+        """Hold the request unanswered until the client goes away or the server stops."""
+        self._loop = asyncio.get_running_loop()
+        if self._released:
+            return
+        waiter: asyncio.Future[None] = asyncio.ensure_future(_until_disconnect(receive))
+        self._stalled.add(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the app itself is being cancelled, not just released
+        finally:
+            self._stalled.discard(waiter)
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _peer(scope: Scope) -> Peer:
+    client = scope.get("client") or ("", 0)
+    return (str(client[0]), int(client[1]))
 
 
 async def _send(send: Send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
 import threading
 from collections import OrderedDict
@@ -33,6 +34,8 @@ RATE_LIMITED = (
     "X-RateLimit-Reset headers."
 )
 _MAX_REVOKED = 100_000
+_MAX_ISSUED = 100_000
+DEFAULT_RATE_LIMIT = 30  # Auth0's free-plan /oauth/token burst, shown when the tenant sets none
 
 
 class Emulator:
@@ -55,6 +58,9 @@ class Emulator:
         self.max_body = max_body
         self._lock = threading.Lock()
         self._revoked: OrderedDict[bytes, None] = OrderedDict()
+        # When each token was issued (monotonic, at its request's arrival): the protected API
+        # counts a token's life from that instant, not from the whole second its iat says.
+        self._issued: OrderedDict[bytes, float] = OrderedDict()
         self.base_url = base_url
         self.tenant = tenant or default_tenant()
 
@@ -119,12 +125,29 @@ class Emulator:
         with self._lock:
             return hashlib.sha256(token.encode()).digest() in self._revoked
 
+    def _remember_issue(self, token: str, at: float) -> None:
+        with self._lock:
+            digest = hashlib.sha256(token.encode()).digest()
+            self._issued.pop(digest, None)
+            self._issued[digest] = at
+            if len(self._issued) > _MAX_ISSUED:
+                self._issued.popitem(last=False)
+
+    def record_handshake(self, server_name: str | None) -> None:
+        """Journal a TLS handshake the HTTP door saw begin (a ClientHello arrived)."""
+        request = Request("TLS", "/", headers=(("sni", server_name),) if server_name else ())
+        now = self.clock.monotonic()
+        self.journal.append(
+            Exchange(self.journal.next_seq(), "handshake", now, request, Response(0), answered=None)
+        )
+
     def reset(self) -> None:
         """Forget faults, the journal, revocations and rate-limit state."""
         self.faults.clear()
         self.journal.clear()
         with self._lock:
             self._revoked.clear()
+            self._issued.clear()
         if self._limiter:
             self._limiter.reset()
 
@@ -141,7 +164,7 @@ class Emulator:
         api = self._tenant.api(aud)
         client = self._tenant.client(client_id)
         granted = client.grants.get(aud, ()) if client else ()
-        return _tokens.issue(
+        token = _tokens.issue(
             self.keys,
             profile=self._tenant.token_profile,
             issuer=self.issuer,
@@ -151,16 +174,34 @@ class Emulator:
             now=int(self.clock.time()),
             lifetime=lifetime or (api.token_lifetime if api else 86400),
         )
+        self._remember_issue(token, self.clock.monotonic())
+        return token
 
-    def verify(self, token: str) -> _tokens.Verified:
-        """Validate a token as the protected API does (raises InvalidToken)."""
-        return _tokens.verify(
-            token,
-            self.keys,
-            issuer=self.issuer,
-            audience=self._tenant.protected_audience,
-            now=self.clock.time() - self._tenant.api_leeway,
+    def verify(self, token: str, *, at: float | None = None) -> _tokens.Verified:
+        """Validate a token as the protected API does (raises InvalidToken).
+
+        By default a token is valid until its `exp` (plus the tenant's `api_leeway`). With
+        `api_expiry = "issued"`, a token this emulator issued lives `exp - iat` seconds from
+        the instant it was issued instead (`at` is the monotonic time of the API request,
+        default now): Auth0 stamps iat in whole seconds, so `exp` ends a token up to 1 s early.
+        """
+        verified = _tokens.verify(
+            token, self.keys, issuer=self.issuer, audience=self._tenant.protected_audience
         )
+        leeway = self._tenant.api_leeway
+        issued = None
+        if self._tenant.api_expiry == "issued":
+            with self._lock:
+                issued = self._issued.get(hashlib.sha256(token.encode()).digest())
+        exp, iat = verified.claims.get("exp"), verified.claims.get("iat")
+        if issued is not None and isinstance(exp, int) and isinstance(iat, int):
+            now = self.clock.monotonic() if at is None else at
+            expired = now >= issued + (exp - iat) + leeway
+        else:
+            expired = exp <= self.clock.time() - leeway  # type: ignore[operator]
+        if expired:
+            raise _tokens.InvalidToken("the token has expired")
+        return verified
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -176,13 +217,16 @@ class Emulator:
                 413, "invalid_request", f"Request body over {self.max_body} bytes"
             )
         elif kind == "token":
-            response, params, fault_name = self._token(request)
+            response, params, fault_name = self._token(request, started)
         elif kind == "api":
-            response, fault_name = self._api(request)
+            response, fault_name = self._api(request, started)
         else:
             response = self._static(kind, request)
         if request.method == "HEAD":
             response = replace(response, body=b"")
+        answered = (
+            self.clock.monotonic() + response.delay if response.fate in ("send", "drop") else None
+        )
         self.journal.append(
             Exchange(
                 self.journal.next_seq(),
@@ -193,6 +237,7 @@ class Emulator:
                 params,
                 fault_name,
                 self._secrets,
+                answered,
             )
         )
         return response
@@ -235,25 +280,27 @@ class Emulator:
             "scopes_supported": sorted({s for api in self._tenant.apis for s in api.scopes}),
         }
 
-    def _token(self, request: Request) -> tuple[Response, dict[str, Any] | None, str | None]:
+    def _token(
+        self, request: Request, started: float
+    ) -> tuple[Response, dict[str, Any] | None, str | None]:
         fault = self.faults.take("token")
         params: dict[str, Any] | None = None
-        if fault is not None and fault.action in ("respond", "drop"):
-            return _fault_response(fault), _safe_params(request), fault.action
+        if fault is not None and fault.action in _ANSWERED_BY_FAULT:
+            return self._fault_response(fault), _safe_params(request), fault.action
         if request.method != "POST":
             response = _method_not_allowed("POST")
         else:
             try:
                 parsed = parse_token_request(request)
                 params = parsed.params
-                response = self._grant(parsed)
+                response = self._grant(parsed, started)
             except BadRequest as exc:
                 response = exc.response
         if fault is not None:
             response = _mangle(response, fault)
         return response, params, fault.action if fault else None
 
-    def _grant(self, parsed: Any) -> Response:
+    def _grant(self, parsed: Any, started: float) -> Response:
         _grant.check_grant_type(parsed.params)
         limit_headers: list[tuple[str, str]] = []
         if self._limiter is not None:
@@ -278,18 +325,41 @@ class Emulator:
             now=int(self.clock.time()),
             lifetime=lifetime,
         )
+        self._remember_issue(token, started)
         response = _grant.success(token, lifetime, scopes, {})
         response.headers.extend(limit_headers)
         return response
 
-    def _api(self, request: Request) -> tuple[Response, str | None]:
+    def _api(self, request: Request, started: float) -> tuple[Response, str | None]:
         fault = self.faults.take("api")
-        if fault is not None and fault.action in ("respond", "drop"):
-            return _fault_response(fault), fault.action
-        response = handle_api(request, self._tenant.api_routes, self.verify, self.is_revoked)
+        if fault is not None and fault.action in _ANSWERED_BY_FAULT:
+            return self._fault_response(fault), fault.action
+        response = handle_api(
+            request,
+            self._tenant.api_routes,
+            lambda token: self.verify(token, at=started),
+            self.is_revoked,
+        )
         if fault is not None:
             response = replace(response, delay=fault.delay)
         return response, fault.action if fault else None
+
+    def _fault_response(self, fault: Fault) -> Response:
+        if fault.action in ("drop", "reset", "stall"):
+            fate = fault.action
+            return Response(502, [("content-type", "text/plain")], b"", fault.delay, fate=fate)
+        if fault.action == "rate_limited":
+            wall = self.clock.time()
+            limit = self._tenant.rate_limit.capacity if self._tenant.rate_limit else None
+            headers = [
+                ("retry-after", str(fault.retry_after)),
+                ("x-ratelimit-limit", str(limit or DEFAULT_RATE_LIMIT)),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", str(math.ceil(wall + fault.retry_after))),
+            ]
+            response = oauth_error(429, "too_many_requests", RATE_LIMITED, headers)
+            return replace(response, delay=fault.delay)
+        return Response(fault.status, list(fault.headers), fault.body, fault.delay)
 
 
 def _method_not_allowed(allow: str) -> Response:
@@ -298,10 +368,8 @@ def _method_not_allowed(allow: str) -> Response:
     )
 
 
-def _fault_response(fault: Fault) -> Response:
-    if fault.action == "drop":
-        return Response(502, [("content-type", "text/plain")], b"", fault.delay, drop=True)
-    return Response(fault.status, list(fault.headers), fault.body, fault.delay)
+# Faults that answer instead of the endpoint (the others alter or delay its real answer).
+_ANSWERED_BY_FAULT = ("respond", "drop", "reset", "stall", "rate_limited")
 
 
 def _safe_params(request: Request) -> dict[str, Any] | None:

@@ -7,17 +7,26 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Target = Literal["token", "api"]
 Action = Literal[
-    "respond", "pass", "drop", "non_json", "no_access_token", "wrong_token_type", "refresh_token"
+    "respond",
+    "pass",
+    "drop",
+    "reset",
+    "stall",
+    "rate_limited",
+    "non_json",
+    "no_access_token",
+    "wrong_token_type",
+    "refresh_token",
 ]
-TARGETS: tuple[Target, ...] = ("token", "api")
-ACTIONS: tuple[Action, ...] = (
-    "respond", "pass", "drop", "non_json", "no_access_token", "wrong_token_type", "refresh_token"
-)
+TARGETS: tuple[Target, ...] = get_args(Target)
+ACTIONS: tuple[Action, ...] = get_args(Action)
 MALFORMED: tuple[Action, ...] = ("non_json", "no_access_token", "wrong_token_type")
+TOKEN_ONLY: tuple[Action, ...] = (*MALFORMED, "refresh_token", "rate_limited")
+MAX_RETRY_AFTER = 3600
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2
 _FIELD_VALUE = re.compile(r"[\x20-\x7e\t]*")  # no CR/LF; ASCII so every door can send it
 
@@ -32,8 +41,11 @@ class Fault:
 
     `times` is how many requests it applies to; None makes it sticky until cleared.
     `pass` answers normally after `delay`; `respond` answers with status/headers/body;
-    `drop` closes the connection without an answer; the malformed actions answer 200 with a
-    broken token response; `refresh_token` adds a spurious refresh_token to a real one.
+    `drop` starts an answer and closes the connection mid-way; `reset` resets the connection
+    before any answer; `stall` reads the request and never answers; `rate_limited` answers
+    429 with Retry-After: `retry_after` and X-RateLimit-* computed when it answers; the
+    malformed actions answer 200 with a broken token response; `refresh_token` adds a
+    spurious refresh_token to a real one. Every request a fault meets is journaled.
     """
 
     target: Target
@@ -43,6 +55,7 @@ class Fault:
     body: bytes = b""
     delay: float = 0.0
     times: int | None = 1
+    retry_after: int = 1
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -63,8 +76,10 @@ class Fault:
             raise FaultError("delay must be from 0 to 300 seconds")
         if self.times is not None and self.times < 1:
             raise FaultError("times must be a positive count, or null for a sticky fault")
-        if self.target == "api" and self.action in (*MALFORMED, "refresh_token"):
+        if self.target == "api" and self.action in TOKEN_ONLY:
             raise FaultError(f"{self.action!r} applies to the token endpoint only")
+        if not 0 <= self.retry_after <= MAX_RETRY_AFTER:
+            raise FaultError(f"retry_after must be from 0 to {MAX_RETRY_AFTER} seconds")
 
     @classmethod
     def respond(
@@ -110,6 +125,21 @@ class Fault:
         return cls(target, "drop", times=times)
 
     @classmethod
+    def reset(cls, target: Target, *, times: int | None = 1) -> Fault:
+        """Reset the connection (TCP RST) before any byte of an answer is sent."""
+        return cls(target, "reset", times=times)
+
+    @classmethod
+    def stall(cls, target: Target, *, times: int | None = 1) -> Fault:
+        """Read the request, then never answer (until the client gives up or the server stops)."""
+        return cls(target, "stall", times=times)
+
+    @classmethod
+    def rate_limited(cls, *, retry_after: int = 1, times: int | None = 1) -> Fault:
+        """Auth0's 429, its Retry-After and X-RateLimit-Reset computed when it answers."""
+        return cls("token", "rate_limited", status=429, times=times, retry_after=retry_after)
+
+    @classmethod
     def malformed(cls, kind: Action, *, times: int | None = 1) -> Fault:
         """A 200 token response that is not JSON, lacks access_token or has a wrong token_type."""
         if kind not in MALFORMED:
@@ -126,7 +156,10 @@ class Fault:
         """Build a fault from the admin API's JSON form (see docs/emulator.md)."""
         if not isinstance(data, Mapping):
             raise FaultError("a fault must be a JSON object")
-        known = {"target", "action", "status", "headers", "json", "text", "html", "delay", "times"}
+        known = {
+            "target", "action", "status", "headers", "json", "text", "html", "delay", "times",
+            "retry_after",
+        }
         unknown = sorted(set(data) - known)
         if unknown:
             raise FaultError(f"unknown fault field(s): {', '.join(unknown)}")
@@ -142,6 +175,9 @@ class Fault:
             raise FaultError("delay must be from 0 to 300 seconds")
         if times is not None and (not isinstance(times, int) or isinstance(times, bool)):
             raise FaultError("times must be an integer or null")
+        retry_after = data.get("retry_after", 1)
+        if not isinstance(retry_after, int) or isinstance(retry_after, bool):
+            raise FaultError("retry_after must be an integer number of seconds")
         if not isinstance(headers, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
         ):
@@ -159,7 +195,9 @@ class Fault:
             delay=float(delay),
             times=times,
         )
-        return replace(fault, action=action) if action != "respond" else fault
+        if action == "rate_limited":
+            fault = replace(fault, status=429)
+        return replace(fault, action=action, retry_after=retry_after)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -168,6 +206,7 @@ class Fault:
             "status": self.status,
             "delay": self.delay,
             "times": self.times,
+            **({"retry_after": self.retry_after} if self.action == "rate_limited" else {}),
         }
 
 

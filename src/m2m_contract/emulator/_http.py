@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 Headers = tuple[tuple[str, str], ...]
@@ -72,15 +72,20 @@ def _route(path: str) -> str:
     return "/..."
 
 
+# What the door does with an answer: send it; start it and cut it short (drop); reset the
+# connection before any byte of it (reset); or never answer at all (stall).
+Fate = Literal["send", "drop", "reset", "stall"]
+
+
 @dataclass
 class Response:
-    """One HTTP response from the core; `delay` and `drop` are carried out by the door."""
+    """One HTTP response from the core; `delay` and `fate` are carried out by the door."""
 
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     delay: float = 0.0
-    drop: bool = False
+    fate: Fate = "send"
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()

@@ -11,14 +11,19 @@ from typing import Any, Literal
 from .._redact import redact, redact_header
 from ._http import Request, Response
 
-Kind = Literal["token", "api", "jwks", "discovery", "health", "admin", "other"]
+Kind = Literal["token", "api", "jwks", "discovery", "health", "admin", "handshake", "other"]
 
 DEFAULT_JOURNAL_SIZE = 10_000
 
 
 @dataclass(frozen=True)
 class Exchange:
-    """One request and the answer it got."""
+    """One request and the answer it got.
+
+    `at` is when the request arrived and `answered` when its answer was sent (monotonic
+    seconds); `answered` is None when none was: a reset or stalled connection, or a TLS
+    handshake (kind "handshake", journaled when the ClientHello arrives).
+    """
 
     seq: int
     kind: Kind
@@ -28,6 +33,7 @@ class Exchange:
     params: dict[str, Any] | None = None
     fault: str | None = None
     secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    answered: float | None = None
 
     def printable(self) -> dict[str, Any]:
         """A dict safe to print or log: secrets, credentials and tokens are redacted."""
@@ -36,6 +42,7 @@ class Exchange:
             "seq": self.seq,
             "kind": self.kind,
             "at": round(self.at, 6),
+            "answered": None if self.answered is None else round(self.answered, 6),
             "request": {
                 "method": req.method,
                 "path": redact(req.path, self.secrets),

@@ -73,16 +73,29 @@ def url_for(scheme: str, host: str, port: int) -> str:
 def uvicorn_config(
     emulator: Emulator, tls: TLSFiles | None, log_level: str = "warning"
 ) -> uvicorn.Config:
-    return uvicorn.Config(
-        EmulatorApp(emulator),
+    """uvicorn's settings for the emulator's HTTP door, loaded (TLS context included)."""
+    app = EmulatorApp(emulator)
+    config = uvicorn.Config(
+        app,
+        http=app.protocol,
         log_level=log_level,
         access_log=False,
         lifespan="off",
+        proxy_headers=False,
         ssl_certfile=str(tls.certfile) if tls else None,
         ssl_keyfile=str(tls.keyfile) if tls else None,
         timeout_keep_alive=30,
         backlog=2048,
     )
+    config.load()
+    if config.ssl is not None:
+        # Called when a ClientHello arrives, before any certificate is judged: a client that
+        # refuses the certificate still leaves a trace that it tried.
+        def hello(ssl_object: object, server_name: str | None, context: object) -> None:
+            emulator.record_handshake(server_name)
+
+        config.ssl.sni_callback = hello
+    return config
 
 
 class EmulatorServer:
@@ -141,6 +154,8 @@ class EmulatorServer:
 
     def stop(self) -> None:
         if self._server is not None:
+            if isinstance(self._server.config.app, EmulatorApp):
+                self._server.config.app.release_stalls()
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=_START_TIMEOUT)

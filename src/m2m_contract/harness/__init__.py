@@ -4,10 +4,10 @@ from ._baseline import BaselineError, load_baseline
 from ._report import CaseResult, catalogue_markdown, evidence, mermaid, table, write_json
 from ._runner import (
     DEFAULT_TIMEOUT,
-    CallableRunner,
     ClientRunner,
     CommandRunner,
     SetupError,
+    python_client,
     run_scenario,
 )
 from ._scenarios import SCENARIOS, Scenario
@@ -17,7 +17,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "SCENARIOS",
     "BaselineError",
-    "CallableRunner",
     "CaseResult",
     "ClientRunner",
     "CommandRunner",
@@ -30,6 +29,7 @@ __all__ = [
     "evidence",
     "load_baseline",
     "mermaid",
+    "python_client",
     "run_scenario",
     "table",
     "write_json",

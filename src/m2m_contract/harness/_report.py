@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._redact import redact
-from ..contract import CATALOGUE, Check, Observation, Status, status_of
+from ..contract import CATALOGUE, Check, Observation, Status
 from ..contract._model import ApiCall, OtherCall, TokenCall
 
 Call = TokenCall | ApiCall | OtherCall
@@ -120,9 +120,9 @@ def mermaid(obs: Observation, culprits: Iterable[int] = (), limit: int = 20) -> 
     return "\n".join(out)
 
 
-def judge(check: Check, obs: Observation, *, strict: bool) -> CaseResult:
+def judge(check: Check[Observation], obs: Observation, *, strict: bool) -> CaseResult:
     result = check.run(obs)
-    status = status_of(check, result, strict)
+    status = check.status(result, strict)
     ev = mermaid_text = ""
     if status in ("failed", "warning"):
         ev = evidence(obs, result.culprits)

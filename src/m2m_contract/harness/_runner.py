@@ -1,29 +1,43 @@
-"""Client adapters (command, Python callable) and running one scenario end to end."""
+"""Client runners (any command, or a Python function in a process of its own) and running
+one scenario end to end.
+
+Every client runs as a process under `run_bounded`: its own session, its whole tree killed at
+the scenario's limit or when it exits, its output read with a cap. A `--client-py` function
+is run by `_pyclient.py` in a child Python, so output from every thread and file descriptor
+is the client's, as it is for a command.
+"""
 
 from __future__ import annotations
 
-import importlib
+import contextlib
+import dataclasses
 import os
 import secrets
 import shlex
 import shutil
-import signal
-import subprocess
-import sys
+import tempfile
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
-from ..contract import Observation, Outcome, Settings, observe
-from ..emulator import Emulator, EmulatorServer
-from ._capture import ThreadCapture
-from ._scenarios import Scenario
+from ..contract import (
+    EXPIRY_TOLERANCE,
+    STALL_BUDGET,
+    Observation,
+    Outcome,
+    ProtocolSettings,
+    observe,
+)
+from ..emulator import Emulator, EmulatorServer, Tenant
+from ._process import ProcessResult, run_bounded
+from ._pyclient import check_importable, pyclient_argv
+from ._scenarios import Scenario, Stage, other_origin_faults
 
 DEFAULT_TIMEOUT = 30.0
 CLIENT_ID = "m2m-contract-client"
-
-ProtocolFunction = Callable[[Mapping[str, str]], "int | None"]
+OUTPUT_CAP = 1 << 19  # bytes kept per stream: 1 MiB of output in all, head and tail
 
 
 class SetupError(Exception):
@@ -34,14 +48,21 @@ class ClientRunner(Protocol):
     @property
     def label(self) -> str: ...
 
-    def run(self, settings: Settings, timeout: float, capture: ThreadCapture) -> Outcome: ...
+    def run(
+        self, settings: ProtocolSettings, timeout: float, stop: threading.Event | None = None
+    ) -> Outcome: ...
 
 
 @dataclass(frozen=True)
 class CommandRunner:
-    """A partner's program, started once per scenario with the M2M_* environment."""
+    """A partner's program, started once per scenario with the M2M_* environment.
+
+    `env` adds variables of its own (the tests' mutants use it to pick a defect).
+    """
 
     argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    name: str | None = None
 
     @classmethod
     def from_string(cls, command: str) -> CommandRunner:
@@ -59,113 +80,70 @@ class CommandRunner:
 
     @property
     def label(self) -> str:
-        return shlex.join(self.argv)
+        return self.name or shlex.join(self.argv)
 
-    def run(self, settings: Settings, timeout: float, capture: ThreadCapture) -> Outcome:
-        env = {**os.environ, **settings.env()}
-        try:
-            process = subprocess.Popen(
-                self.argv,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            return Outcome(None, error=f"cannot start {self.argv[0]!r}: {exc.strerror}")
-        try:
-            output, _ = process.communicate(timeout=timeout)
-            return Outcome(process.returncode, output=output.decode("utf-8", "replace"))
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            output, _ = process.communicate()
-            return Outcome(None, timed_out=True, output=output.decode("utf-8", "replace"))
+    def run(
+        self, settings: ProtocolSettings, timeout: float, stop: threading.Event | None = None
+    ) -> Outcome:
+        env = {**os.environ, **self.env, **settings.to_env()}
+        result = run_bounded(self.argv, env=env, timeout=timeout, cap=OUTPUT_CAP, stop=stop)
+        return _outcome(result, timeout)
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        process.kill()
+def python_client(target: str, *, env: Mapping[str, str] | None = None) -> CommandRunner:
+    """A Python function `module:function` (called with the environment, returning the exit
+    status) as a client: checked importable now, run in a child Python per scenario."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise SetupError(f"--client-py must be module:function, not {target!r}")
+    problem = check_importable(target, env={**os.environ, **(env or {})})
+    if problem is not None:
+        raise SetupError(f"--client-py: {problem}")
+    return CommandRunner(tuple(pyclient_argv(target)), dict(env or {}), name=target)
 
 
-@dataclass(frozen=True)
-class CallableRunner:
-    """A Python function `fn(env) -> exit status`, run in-process with the same settings."""
-
-    target: str
-    function: ProtocolFunction
-
-    @classmethod
-    def from_string(cls, target: str) -> CallableRunner:
-        module_name, sep, attr = target.partition(":")
-        if not sep or not module_name or not attr:
-            raise SetupError(f"--client-py must be module:function, not {target!r}")
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())  # as `python -m` would, so local modules import
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as exc:
-            raise SetupError(
-                f"--client-py: cannot import {module_name!r} ({type(exc).__name__}: {exc})"
-            ) from None
-        function = getattr(module, attr, None)
-        if not callable(function):
-            raise SetupError(f"--client-py: {module_name!r} has no callable {attr!r}")
-        return cls(target, function)
-
-    @property
-    def label(self) -> str:
-        return self.target
-
-    def run(self, settings: Settings, timeout: float, capture: ThreadCapture) -> Outcome:
-        result: dict[str, object] = {}
-
-        def work() -> None:
-            with capture.capture() as buffer:
-                try:
-                    code = self.function(settings.env())
-                    result["code"] = 0 if code is None else int(code)
-                except SystemExit as exc:
-                    status = exc.code  # sys.exit() and sys.exit(None) mean success
-                    result["code"] = _exit_status(status)
-                except Exception as exc:
-                    buffer.write(f"{type(exc).__name__}: {exc}\n")
-                    result["code"] = 1
-                result["output"] = buffer.getvalue()
-
-        thread = threading.Thread(target=work, name=f"m2m-client-{self.target}", daemon=True)
-        thread.start()
-        thread.join(timeout)
-        if thread.is_alive():
-            # A thread cannot be killed; it is abandoned (daemon) and the scenario fails.
-            return Outcome(None, timed_out=True)
-        code = result.get("code")
-        return Outcome(code if isinstance(code, int) else 1, output=str(result.get("output", "")))
-
-
-def _exit_status(code: object) -> int:
-    if code is None:
-        return 0
-    return code if isinstance(code, int) else 1
+def _outcome(result: ProcessResult, limit: float) -> Outcome:
+    return Outcome(
+        result.exit_code,
+        timed_out=result.timed_out,
+        stdout=result.stdout.text(),
+        stderr=result.stderr.text(),
+        error=result.error,
+        limit=limit,
+        dropped=result.stdout.dropped + result.stderr.dropped,
+    )
 
 
 def run_scenario(
     scenario: Scenario,
     runner: ClientRunner,
     *,
-    capture: ThreadCapture,
     tls: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    stall_budget: float = STALL_BUDGET,
 ) -> Observation:
-    """Serve a fresh emulator set up for `scenario`, run the client once, observe."""
+    """Serve a fresh emulator set up for `scenario`, run the client once, observe.
+
+    The client is given `timeout` seconds; in token-endpoint-stall, `stall_budget` seconds
+    from its first token request on (tests shorten it; verify never does).
+    """
     secret = secrets.token_urlsafe(24)
-    emulator = Emulator(scenario.build_tenant(CLIENT_ID, secret))
-    with EmulatorServer(emulator, tls=tls) as server:
-        for fault in scenario.faults(emulator):
+    emulator = Emulator(scenario.build_tenant(CLIENT_ID, secret, EXPIRY_TOLERANCE))
+    other = Emulator(Tenant()) if scenario.other_origin else None
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(EmulatorServer(emulator, tls=tls or scenario.untrusted_tls))
+        ca_bundle = str(server.ca_bundle) if server.ca_bundle else None
+        if scenario.untrusted_tls:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="m2m-contract-ca-"))
+            ca_bundle = str(_unrelated_ca(Path(folder)))
+        stage = Stage(emulator)
+        if other is not None:
+            for fault in other_origin_faults():
+                other.add_fault(fault)
+            stage = Stage(emulator, stack.enter_context(EmulatorServer(other)).base_url)
+        for fault in scenario.faults(stage):
             emulator.add_fault(fault)
-        settings = Settings(
+        settings = ProtocolSettings(
             token_url=emulator.token_url,
             client_id=CLIENT_ID,
             client_secret=scenario.secret_override or secret,
@@ -174,8 +152,47 @@ def run_scenario(
             api_url=emulator.api_url,
             api_calls=scenario.api_calls,
             api_interval_ms=scenario.api_interval_ms,
-            ca_bundle=str(server.ca_bundle) if server.ca_bundle else None,
+            api_concurrency=scenario.api_concurrency,
+            ca_bundle=ca_bundle,
         )
-        outcome = runner.run(settings, timeout, capture)
-        exchanges = emulator.journal.snapshot()
-    return observe(scenario.name, settings, exchanges, outcome)
+        if scenario.name == "token-endpoint-stall":
+            with _budget_from_first_token_request(emulator, stall_budget) as stop:
+                outcome = runner.run(settings, timeout + stall_budget, stop)
+            outcome = dataclasses.replace(outcome, limit=stall_budget)
+        else:
+            outcome = runner.run(settings, timeout)
+    elsewhere = other.journal.snapshot() if other is not None else ()
+    return observe(
+        scenario.name, settings, emulator.journal.snapshot(), outcome, elsewhere=elsewhere
+    )
+
+
+@contextlib.contextmanager
+def _budget_from_first_token_request(
+    emulator: Emulator, budget: float
+) -> Iterator[threading.Event]:
+    """An event set `budget` seconds after the emulator's first token request arrived."""
+    stop, done = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        while not done.is_set() and not emulator.journal.token_requests():
+            done.wait(0.02)
+        if not done.wait(budget):
+            stop.set()
+
+    watcher = threading.Thread(target=watch, name="m2m-stall-budget", daemon=True)
+    watcher.start()
+    try:
+        yield stop
+    finally:
+        done.set()
+        watcher.join()
+
+
+def _unrelated_ca(folder: Path) -> Path:
+    """The bundle of a CA that signed nothing the emulator serves (untrusted-certificate)."""
+    import trustme
+
+    path = folder / "unrelated-ca.pem"
+    trustme.CA(organization_name="m2m-contract unrelated CA").cert_pem.write_to_path(str(path))
+    return path

@@ -1,4 +1,8 @@
-"""The named scenarios of DESIGN.md: how each configures the emulator and the client."""
+"""The named scenarios of DESIGN.md: how each sets up the emulator and what the client is told.
+
+One fault per scenario, so that every fault meets a fresh client. Timings are chosen with the
+tolerances of `contract._rules`: see docs/conformance.md, "Time and tolerances".
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,30 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..contract import STALL_BUDGET
 from ..emulator import DEFAULT_AUDIENCE, Emulator, Fault, Tenant, default_tenant
 
 ALL_SCOPES = "read:members read:appointments write:transactions"
-_RATE_LIMITED = {
-    "error": "too_many_requests",
-    "error_description": "Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining "
-    "and X-RateLimit-Reset headers.",
-}
+# Expiry-type scenarios: 2 s tokens and four calls 1.5 s apart. The last call comes at least
+# 4.5 s after the token was issued: 2.5 s past expiry, beyond the 2 s tolerance, so a client
+# that ignores expiry is caught on every run, while no correct client is judged in between.
+SHORT_LIFETIME = 2
+EXPIRY_CALLS, EXPIRY_INTERVAL_MS = 4, 1500
+# concurrent-calls: the token endpoint answers after this long, so the 8 calls overlap it.
+SLOW_TOKEN = 0.2
+RATE_LIMIT_RETRY_AFTER = 2
+_ACCESS_DENIED = {"error": "access_denied", "error_description": "Unauthorized"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What a scenario's faults may need to know about the run being set up."""
+
+    emulator: Emulator
+    other_origin: str | None = None  # base URL of the other origin, when the scenario has one
+
+
+Faults = Callable[[Stage], list[Fault]]
 
 
 def _short_lived(seconds: int) -> Callable[[Tenant], Tenant]:
@@ -28,6 +48,10 @@ def _same(tenant: Tenant) -> Tenant:
     return tenant
 
 
+def _none(stage: Stage) -> list[Fault]:
+    return []
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One run of the client against an emulator set up for it."""
@@ -38,32 +62,26 @@ class Scenario:
     audience: str = ""
     api_calls: int = 1
     api_interval_ms: int = 0
+    api_concurrency: int = 1
     secret_override: str | None = None  # the client is given this secret instead of the real one
     tenant: Callable[[Tenant], Tenant] = _same
-    faults: Callable[[Emulator], list[Fault]] = field(default=lambda emu: [])
+    faults: Faults = field(default=_none)
+    untrusted_tls: bool = False  # served over HTTPS with a CA the client is not given
+    other_origin: bool = False  # a second listener the faults may point to
 
-    def build_tenant(self, client_id: str, secret: str) -> Tenant:
+    def build_tenant(self, client_id: str, secret: str, leeway: float) -> Tenant:
         """The built-in tenant with this run's own secret, tweaked for the scenario."""
         base = default_tenant()
         client = dataclasses.replace(base.clients[0], client_id=client_id, client_secret=secret)
-        # The API honours a token for its whole expires_in, whatever the fraction of the
-        # second it was issued in, so a correct client is never rejected by chance.
-        tenant = dataclasses.replace(base, clients=(client,), api_leeway=1.0)
+        # The API honours a token for `leeway` past its expires_in, counted from when it was
+        # issued: the expiry checks' own tolerance and clock, so the two never disagree.
+        tenant = dataclasses.replace(
+            base, clients=(client,), api_leeway=leeway, api_expiry="issued"
+        )
         return self.tenant(tenant)
 
 
-def _rate_limited(emu: Emulator) -> list[Fault]:
-    reset = int(emu.clock.time()) + 1
-    headers = {
-        "Retry-After": "1",
-        "X-RateLimit-Limit": "30",
-        "X-RateLimit-Remaining": "0",
-        "X-RateLimit-Reset": str(reset),
-    }
-    return [Fault.respond("token", 429, json=_RATE_LIMITED, headers=headers)]
-
-
-def _server_error(emu: Emulator) -> list[Fault]:
+def _server_error(stage: Stage) -> list[Fault]:
     return [
         Fault.respond(
             "token",
@@ -74,16 +92,13 @@ def _server_error(emu: Emulator) -> list[Fault]:
     ]
 
 
-def _malformed(emu: Emulator) -> list[Fault]:
-    return [
-        Fault.malformed("non_json"),
-        Fault.malformed("no_access_token"),
-        Fault.malformed("wrong_token_type", times=None),
-    ]
+def _redirect(stage: Stage) -> list[Fault]:
+    location = f"{stage.other_origin}/oauth/token"
+    return [Fault.respond("token", 307, headers={"Location": location}, times=None)]
 
 
-def _invalid_token(times: int | None) -> Callable[[Emulator], list[Fault]]:
-    def faults(emu: Emulator) -> list[Fault]:
+def _invalid_token(times: int | None) -> Faults:
+    def faults(stage: Stage) -> list[Fault]:
         return [
             Fault.respond(
                 "api",
@@ -95,6 +110,13 @@ def _invalid_token(times: int | None) -> Callable[[Emulator], list[Fault]]:
         ]
 
     return faults
+
+
+def other_origin_faults() -> list[Fault]:
+    """The other origin answers every token and API request with 401 access_denied."""
+    return [
+        Fault.respond(target, 401, json=_ACCESS_DENIED, times=None) for target in ("token", "api")
+    ]
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -115,11 +137,20 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario("token-reuse", "a long-lived token and five API calls", api_calls=5),
         Scenario(
+            "concurrent-calls",
+            f"8 API calls, 8 at once; the token endpoint takes {SLOW_TOKEN:g} s to answer",
+            api_calls=8,
+            api_concurrency=8,
+            faults=lambda stage: [Fault.delayed("token", SLOW_TOKEN, times=None)],
+        ),
+        Scenario(
             "expiry",
-            "2 s tokens, API calls spread past expiry",
-            api_calls=3,
-            api_interval_ms=1100,
-            tenant=_short_lived(2),
+            f"{SHORT_LIFETIME} s tokens, {EXPIRY_CALLS} API calls {EXPIRY_INTERVAL_MS} ms apart; "
+            "an audience is configured",
+            audience=DEFAULT_AUDIENCE,
+            api_calls=EXPIRY_CALLS,
+            api_interval_ms=EXPIRY_INTERVAL_MS,
+            tenant=_short_lived(SHORT_LIFETIME),
         ),
         Scenario(
             "bad-credentials",
@@ -133,32 +164,67 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "rate-limited",
-            "429 with Retry-After and X-RateLimit-*, then success",
-            faults=_rate_limited,
+            f"429 with Retry-After: {RATE_LIMIT_RETRY_AFTER} and X-RateLimit-*, then success",
+            faults=lambda stage: [Fault.rate_limited(retry_after=RATE_LIMIT_RETRY_AFTER)],
         ),
         Scenario("server-error", "503 then 500 (HTML), then success", faults=_server_error),
         Scenario(
+            "connection-reset",
+            "the first token request's connection is reset before any answer, then success",
+            faults=lambda stage: [Fault.reset("token")],
+        ),
+        Scenario(
+            "token-endpoint-stall",
+            f"the token endpoint reads the request and never answers ({STALL_BUDGET:g} s budget)",
+            faults=lambda stage: [Fault.stall("token", times=None)],
+        ),
+        Scenario(
             "malformed-token-response",
-            "200 answers that are not JSON, lack access_token or say token_type mac",
-            faults=_malformed,
+            "200 with a body that is not JSON",
+            faults=lambda stage: [Fault.malformed("non_json", times=None)],
+        ),
+        Scenario(
+            "missing-access-token",
+            "200 JSON without access_token",
+            faults=lambda stage: [Fault.malformed("no_access_token", times=None)],
+        ),
+        Scenario(
+            "wrong-token-type",
+            'a real token, but token_type "mac"',
+            faults=lambda stage: [Fault.malformed("wrong_token_type", times=None)],
         ),
         Scenario(
             "refresh-token-offered",
-            "2 s tokens that carry a spurious refresh_token; calls spread past expiry",
-            api_calls=3,
-            api_interval_ms=1100,
-            tenant=_short_lived(2),
-            faults=lambda emu: [Fault.refresh_token(times=None)],
+            f"{SHORT_LIFETIME} s tokens with a spurious refresh_token; calls spread past expiry; "
+            "an audience is configured",
+            audience=DEFAULT_AUDIENCE,
+            api_calls=EXPIRY_CALLS,
+            api_interval_ms=EXPIRY_INTERVAL_MS,
+            tenant=_short_lived(SHORT_LIFETIME),
+            faults=lambda stage: [Fault.refresh_token(times=None)],
         ),
         Scenario(
             "revoked-token",
-            "the API answers 401 invalid_token once, then accepts a new token",
+            "the API answers 401 invalid_token once, then accepts a new token; an audience "
+            "is configured",
+            audience=DEFAULT_AUDIENCE,
             faults=_invalid_token(1),
         ),
         Scenario(
             "api-rejects-token",
             "the API answers 401 invalid_token to every request",
             faults=_invalid_token(None),
+        ),
+        Scenario(
+            "untrusted-certificate",
+            "the token URL is https, with a certificate from a CA in no bundle the client is given",
+            untrusted_tls=True,
+        ),
+        Scenario(
+            "token-redirect",
+            "the token endpoint answers 307 to another origin, which answers 401 to everything",
+            faults=_redirect,
+            other_origin=True,
         ),
     )
 }

@@ -1,13 +1,21 @@
 #!/bin/sh
 # A partner client in POSIX shell + curl, built on the partner document's sample request.
-# It follows the command-client protocol (M2M_* variables). M2M_MUTATION breaks it on
-# purpose for the mutation tests: comma-scope, query-secret, print-secret, no-token-check.
+# It follows the command-client protocol (M2M_* variables) and makes its API calls one by one
+# (M2M_API_CONCURRENCY is allowed to be ignored). M2M_MUTATION breaks it on purpose for the
+# mutation tests: comma-scope, query-secret, print-secret, no-token-check, insecure,
+# follow-redirect, no-timeout, no-request.
 set -u
 mutation="${M2M_MUTATION:-}"
 calls="${M2M_API_CALLS:-1}"
 interval_ms="${M2M_API_INTERVAL_MS:-0}"
+[ "$mutation" = "no-request" ] && { echo "curl: command not found" >&2; exit 127; }
 cacert=""
 [ -n "${M2M_CA_BUNDLE:-}" ] && cacert="--cacert $M2M_CA_BUNDLE"
+[ "$mutation" = "insecure" ] && cacert="--insecure"
+limit="--max-time 10"
+[ "$mutation" = "no-timeout" ] && limit=""
+follow=""
+[ "$mutation" = "follow-redirect" ] && follow="--location"
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
@@ -27,7 +35,7 @@ fetch_token() {
   [ "$mutation" = "print-secret" ] && echo "requesting a token with secret $M2M_CLIENT_SECRET"
   sent=$(now_ms)
   # shellcheck disable=SC2086
-  response=$(curl -sS $cacert --max-time 10 -w '\n%{http_code}' --request POST --url "$url" \
+  response=$(curl -sS $cacert $limit $follow -w '\n%{http_code}' --request POST --url "$url" \
     --header 'content-type: application/json' --data "$body") || return 1
   status=$(printf '%s' "$response" | tail -n 1)
   payload=$(printf '%s' "$response" | sed '$d')
@@ -49,7 +57,7 @@ fetch_token() {
 
 call_api() {
   # shellcheck disable=SC2086
-  curl -sS $cacert --max-time 10 -o /dev/null -w '%{http_code}' \
+  curl -sS $cacert $limit -o /dev/null -w '%{http_code}' \
     --header "Authorization: Bearer $token" "$M2M_API_URL"
 }
 

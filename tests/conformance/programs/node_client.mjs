@@ -1,13 +1,19 @@
 // A partner client in Node.js 20 (built-in fetch), following the command-client protocol.
-// M2M_MUTATION breaks it on purpose for the mutation tests:
-// array-scope, no-cache, refresh-grant, token-scheme, bearer-undefined.
+// M2M_MUTATION breaks it on purpose for the mutation tests: array-scope, no-cache,
+// refresh-grant, token-scheme, bearer-undefined, no-single-flight, follow-redirect,
+// no-timeout, no-request. (An insecure variant sets NODE_TLS_REJECT_UNAUTHORIZED=0.)
 const env = process.env;
 const mutation = env.M2M_MUTATION || "";
 const calls = Number(env.M2M_API_CALLS || "1");
 const intervalMs = Number(env.M2M_API_INTERVAL_MS || "0");
+const concurrency = Math.max(1, Number(env.M2M_API_CONCURRENCY || "1"));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// The token request must never follow a redirect: its body carries the secret.
+const redirect = mutation === "follow-redirect" ? "follow" : "manual";
+const timeout = () => (mutation === "no-timeout" ? undefined : AbortSignal.timeout(10000));
 
 let cached = null; // { token, expiresAt }
+let inFlight = null; // the one token fetch every concurrent caller waits on
 let lastRefresh = null; // a refresh_token the server sent (only the mutant uses it)
 
 async function fetchToken(grant = "client_credentials") {
@@ -26,7 +32,8 @@ async function fetchToken(grant = "client_credentials") {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10000),
+      redirect,
+      signal: timeout(),
     });
     if (res.status === 429 || res.status >= 500) {
       const retryAfter = Number(res.headers.get("retry-after") || "0");
@@ -51,9 +58,15 @@ async function fetchToken(grant = "client_credentials") {
 async function token() {
   const expired = !cached || performance.now() >= cached.expiresAt;
   if (mutation === "no-cache" || expired) {
-    cached = mutation === "refresh-grant" && lastRefresh
-      ? await fetchToken("refresh_token")
-      : await fetchToken();
+    const fetching = mutation === "refresh-grant" && lastRefresh
+      ? () => fetchToken("refresh_token")
+      : () => fetchToken();
+    if (mutation === "no-single-flight") {
+      cached = await fetching();
+    } else {
+      inFlight = inFlight || fetching().finally(() => { inFlight = null; });
+      cached = await inFlight;
+    }
   }
   return cached.token;
 }
@@ -62,23 +75,31 @@ async function callApi() {
   const scheme = mutation === "token-scheme" ? "Token" : "Bearer";
   return fetch(env.M2M_API_URL, {
     headers: { Authorization: `${scheme} ${await token()}` },
-    signal: AbortSignal.timeout(10000),
+    signal: timeout(),
   });
 }
 
+async function oneCall(i) {
+  let res = await callApi();
+  if (res.status === 401) {
+    cached = null;
+    res = await callApi();
+  }
+  if (!res.ok) {
+    console.error(`API call ${i + 1} failed: ${res.status}`);
+    return false;
+  }
+  console.log(`API call ${i + 1}: ${res.status}`);
+  return true;
+}
+
 async function main() {
-  for (let i = 0; i < calls; i++) {
+  if (mutation === "no-request") throw new Error("Cannot find module 'oauth-lib'");
+  for (let i = 0; i < calls; i += concurrency) {
     if (i > 0 && intervalMs > 0) await sleep(intervalMs);
-    let res = await callApi();
-    if (res.status === 401) {
-      cached = null;
-      res = await callApi();
-    }
-    if (!res.ok) {
-      console.error(`API call ${i + 1} failed: ${res.status}`);
-      return 1;
-    }
-    console.log(`API call ${i + 1}: ${res.status}`);
+    const batch = [];
+    for (let j = i; j < Math.min(calls, i + concurrency); j++) batch.push(oneCall(j));
+    if (!(await Promise.all(batch)).every(Boolean)) return 1;
   }
   return 0;
 }

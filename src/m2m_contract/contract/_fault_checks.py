@@ -1,0 +1,283 @@
+"""Checks of how the client copes with each fault Auth0 (or the network) really produces:
+rate limiting, 5xx, resets, stalls, untrusted certificates, redirects, rejected tokens.
+Pure functions.
+
+Clauses: "partner §1/§2" is the partner document (client-credentials-auth-flow.md);
+"RFC6749-x" and "RFC6750-x" are sections of those RFCs; "Auth0" is Auth0's guidance.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from ._catalogue import Result, check, failed, nothing, passed
+from ._model import Observation, TokenCall
+from ._rules import MAX_TOKEN_ATTEMPTS, MIN_BACKOFF, RETRY_AFTER_TOLERANCE, STALL_BUDGET
+
+
+def _method(call: TokenCall) -> str:
+    return {"Basic": "HTTP Basic", "body": "client_secret in the body"}.get(
+        call.auth_method, "no client authentication"
+    )
+
+
+@check(
+    "rate-limit-retry-after",
+    "MUST",
+    "RFC6585-4",
+    f"after a 429, no token request is sent before Retry-After has passed "
+    f"(tolerance {RETRY_AFTER_TOLERANCE:g} s)",
+    scenarios=("rate-limited",),
+)
+def _retry_after(obs: Observation) -> Result:
+    calls = obs.token_calls
+    limited = [c for c in calls if c.status == 429 and c.answered is not None]
+    if not limited:
+        return nothing("no 429 was answered")
+    for c, retry in itertools.pairwise(calls):
+        if c.status != 429 or c.answered is None:
+            continue
+        wait, needed = retry.at - c.answered, c.retry_after or 0.0
+        if wait < needed - RETRY_AFTER_TOLERANCE:
+            switched = (
+                f", switching from {_method(c)} to {_method(retry)}"
+                if retry.auth_method != c.auth_method
+                else ""
+            )
+            return failed(
+                f"token request {retry.n} came {wait:.2f} s after token request {c.n} was "
+                f"answered 429 with Retry-After: {needed:g}{switched}; wait at least that long "
+                f"(tolerance {RETRY_AFTER_TOLERANCE:g} s) before asking again",
+                c.seq,
+                retry.seq,
+            )
+    return passed("every retry waited for Retry-After")
+
+
+@check(
+    "rate-limit-recovers",
+    "MUST",
+    "Auth0",
+    "a client that retries after a 429 goes on to succeed",
+    scenarios=("rate-limited",),
+)
+def _recovers(obs: Observation) -> Result:
+    if len(obs.token_calls) < 2:
+        return nothing("the client did not retry after the 429 (allowed)")
+    if obs.outcome.exit_code != 0:
+        return failed(
+            f"the client retried after the 429 but exited with status {obs.outcome.exit_code}"
+        )
+    return passed("the client retried and succeeded")
+
+
+@check(
+    "token-retries-bounded",
+    "MUST",
+    "Auth0",
+    f"a failing token endpoint is retried a bounded number of times "
+    f"(at most {MAX_TOKEN_ATTEMPTS} token requests)",
+    scenarios=("server-error", "connection-reset"),
+)
+def _bounded(obs: Observation) -> Result:
+    n = len(obs.token_calls)
+    if n > MAX_TOKEN_ATTEMPTS:
+        return failed(
+            f"{n} token requests; retries must be bounded (at most {MAX_TOKEN_ATTEMPTS} in all)",
+            *(c.seq for c in obs.token_calls[MAX_TOKEN_ATTEMPTS:]),
+        )
+    return passed(f"{n} token request(s)")
+
+
+@check(
+    "server-error-backoff",
+    "SHOULD",
+    "Auth0",
+    f"retries after a 5xx wait (backoff, at least {MIN_BACKOFF * 1000:.0f} ms) instead of "
+    "firing at once",
+    scenarios=("server-error",),
+)
+def _backoff(obs: Observation) -> Result:
+    calls = obs.token_calls
+    if len(calls) < 2:
+        return nothing("the client did not retry")
+    for before, retry in itertools.pairwise(calls):
+        if before.status >= 500 and before.answered is not None:
+            waited = retry.at - before.answered
+            if waited < MIN_BACKOFF:
+                return failed(
+                    f"token request {retry.n} retried {waited * 1000:.0f} ms after token request "
+                    f"{before.n} was answered {before.status}; back off (e.g. 0.25 s, doubling, "
+                    "with jitter) so a struggling server can recover",
+                    before.seq,
+                    retry.seq,
+                )
+    return passed("retries backed off")
+
+
+@check(
+    "server-error-outcome",
+    "MUST",
+    "Auth0",
+    "after 5xx answers the client either recovers or fails cleanly, never with a bad token",
+    scenarios=("server-error",),
+)
+def _server_outcome(obs: Observation) -> Result:
+    recovered = any(c.issued_token for c in obs.token_calls)
+    if obs.outcome.exit_code == 0 and not recovered:
+        return failed("the client exited 0 without ever getting a token")
+    return passed("recovered" if recovered else "failed cleanly")
+
+
+@check(
+    "connection-reset-outcome",
+    "MUST",
+    "partner §2",
+    "after a reset connection the client retries and succeeds, or fails cleanly",
+    scenarios=("connection-reset",),
+)
+def _reset_outcome(obs: Observation) -> Result:
+    if obs.outcome.timed_out or obs.outcome.exit_code is None:
+        return nothing("the client did not run to the end (see client-finishes)")
+    recovered = any(c.issued_token for c in obs.token_calls)
+    if obs.outcome.exit_code == 0 and not recovered:
+        return failed(
+            "the client exited 0 without ever getting a token: its token request's connection "
+            "was reset, and it went on as if it had one"
+        )
+    if obs.outcome.exit_code == 0:
+        return passed("retried after the reset and succeeded")
+    return passed(f"failed cleanly (exit {obs.outcome.exit_code})")
+
+
+@check(
+    "token-endpoint-stall-gives-up",
+    "SHOULD",
+    "partner §2",
+    f"a token endpoint that never answers is given up on within {STALL_BUDGET:g} s of the "
+    "token request (a timeout, then a non-zero exit)",
+    scenarios=("token-endpoint-stall",),
+)
+def _stall(obs: Observation) -> Result:
+    if obs.outcome.error is not None:
+        return nothing("the client could not run (see client-requests-token)")
+    if obs.outcome.timed_out:
+        if not obs.token_calls:
+            return nothing("the client sent no token request (see client-requests-token)")
+        return failed(
+            f"the client was still waiting for the token endpoint {obs.outcome.limit:g} s "
+            "after its token request (the budget), and was killed: give the token request a timeout (connect and "
+            "read, say 10 s in all) so a hung endpoint fails your job instead of hanging it",
+            *(c.seq for c in obs.token_calls),
+        )
+    return passed(f"the client gave up by itself (exit {obs.outcome.exit_code})")
+
+
+@check(
+    "certificate-verified",
+    "MUST",
+    "RFC6749-2.3.1",
+    "the client refuses a token endpoint whose TLS certificate it cannot verify",
+    scenarios=("untrusted-certificate",),
+)
+def _certificate(obs: Observation) -> Result:
+    if obs.token_calls:
+        return failed(
+            "the client sent its token request, client secret included, over a TLS connection "
+            "whose certificate no CA it was given has signed: it does not verify certificates "
+            "(verification is off, or any certificate is accepted); anyone on the path could "
+            "read the secret. Turn verification on and trust only M2M_CA_BUNDLE (or the system "
+            "CAs)",
+            *(c.seq for c in obs.token_calls),
+        )
+    if not obs.handshakes:
+        return nothing("the client never connected to the token endpoint")
+    return passed("the client refused the untrusted certificate; no token request arrived")
+
+
+@check(
+    "secret-not-sent-to-other-origin",
+    "MUST",
+    "RFC6749-2.3.1",
+    "a redirect of the token endpoint never carries the secret to another origin",
+    scenarios=("token-redirect",),
+)
+def _redirect(obs: Observation) -> Result:
+    secret = obs.settings.client_secret
+    leaked = [c for c in obs.foreign_calls if _carries(c.headers, c.body, c.path, c.query_string,
+                                                        secret)]
+    if leaked:
+        return failed(
+            "the client followed the token endpoint's 307 to another origin and sent its "
+            "client secret there: never follow redirects of the token request (or strip the "
+            "body and credentials when the origin changes)",
+            *(c.seq for c in leaked),
+        )
+    if obs.foreign_calls:
+        return passed("the client followed the redirect, but without the secret")
+    return passed("the client did not follow the redirect to the other origin")
+
+
+def _carries(
+    headers: tuple[tuple[str, str], ...], body: bytes, path: str, query: str, secret: str
+) -> bool:
+    import base64
+    from urllib.parse import unquote_plus
+
+    spellings = {secret, base64.b64encode(secret.encode()).decode()}
+    texts = [v for _, v in headers] + [body.decode("utf-8", "replace"), unquote_plus(body.decode(
+        "latin-1")), unquote_plus(path + "?" + query)]
+    for name, value in headers:
+        if name == "authorization" and value.lower().startswith("basic "):
+            try:
+                texts.append(unquote_plus(base64.b64decode(value[6:].strip()).decode()))
+            except ValueError:
+                pass
+    return any(s in t for s in spellings for t in texts)
+
+
+@check(
+    "invalid-token-refetched",
+    "SHOULD",
+    "RFC6750-3.1",
+    "after a 401 invalid_token the client fetches a new token and retries once",
+    scenarios=("revoked-token",),
+)
+def _refetch_on_401(obs: Observation) -> Result:
+    rejected = next(
+        (c for c in obs.api_calls if c.status == 401 and c.error == "invalid_token"), None
+    )
+    if rejected is None:
+        return nothing("the API never answered 401")
+    later_tokens = [c for c in obs.token_calls if c.seq > rejected.seq and c.issued_token]
+    retried = [c for c in obs.api_calls if later_tokens and c.seq > later_tokens[0].seq]
+    if not retried:
+        return failed(
+            f"after API call {rejected.n} was answered 401 invalid_token, the client did not "
+            "fetch a new token and retry the call: a revoked or rotated token is not the end",
+            rejected.seq,
+        )
+    return passed("fetched a new token and retried")
+
+
+@check(
+    "api-rejection-bounded",
+    "MUST",
+    "RFC6750-3.1",
+    "when the API keeps rejecting tokens, the client gives up (≤ 2 token requests per API call)",
+    scenarios=("api-rejects-token",),
+)
+def _rejection_bounded(obs: Observation) -> Result:
+    calls, tokens = len(obs.api_calls), len(obs.token_calls)
+    limit_calls = 2 * max(1, obs.settings.api_calls)
+    if calls > limit_calls:
+        return failed(
+            f"{calls} API calls while every one was rejected; at most {limit_calls} are allowed",
+            *(c.seq for c in obs.api_calls[limit_calls:]),
+        )
+    if tokens > 2 * max(1, calls):
+        return failed(
+            f"{tokens} token requests for {calls} API call(s); at most two per API call",
+            *(c.seq for c in obs.token_calls[2 * max(1, calls) :]),
+        )
+    return passed(f"{tokens} token request(s), {calls} API call(s)")
