@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from m2m_contract.cli import main
+from m2m_contract._cli import main
 from m2m_contract.client import run_protocol
 from m2m_contract.emulator import DEFAULT_AUDIENCE, Emulator, EmulatorServer, Fault
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from m2m_contract.cli import build_parser
+from m2m_contract._cli import build_parser
 from m2m_contract.emulator import load_tenant
 
 from .conftest import Door

@@ -19,7 +19,7 @@ import httpx
 import jwt
 import pytest
 
-from m2m_contract.cli import main
+from m2m_contract._cli import main
 
 from .conftest import token_body
 

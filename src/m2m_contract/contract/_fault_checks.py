@@ -166,8 +166,9 @@ def _stall(obs: Observation) -> Result:
             return nothing("the client sent no token request (see client-requests-token)")
         return failed(
             f"the client was still waiting for the token endpoint {obs.outcome.limit:g} s "
-            "after its token request (the budget), and was killed: give the token request a timeout (connect and "
-            "read, say 10 s in all) so a hung endpoint fails your job instead of hanging it",
+            "after its token request (the budget), and was killed: give the token request a "
+            "timeout (connect and read, say 10 s in all) so a hung endpoint fails your job "
+            "instead of hanging it",
             *(c.seq for c in obs.token_calls),
         )
     return passed(f"the client gave up by itself (exit {obs.outcome.exit_code})")

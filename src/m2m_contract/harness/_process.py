@@ -287,7 +287,8 @@ def run_bounded(
     """Run `argv` to completion or to `timeout` seconds, whichever comes first.
 
     The limit counts from this call and holds within about a second whatever the program
-    does; setting `stop` (from another thread) ends the run the same way, at once. `cap` bytes are kept of each stream (half head, half tail); `on_output(name,
+    does; setting `stop` (from another thread) ends the run the same way, at once. `cap`
+    bytes are kept of each stream (half head, half tail); `on_output(name,
     chunk)` sees every chunk read, kept or not; an exception it raises propagates once the
     tree is dead. A program that cannot start gives a result with `error` set, never an
     exception.

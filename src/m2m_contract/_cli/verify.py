@@ -11,9 +11,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from .contract import PROFILES
+from ..contract import PROFILES
 
-SUITE_DIR = Path(__file__).parent / "harness" / "_suite"
+SUITE_DIR = Path(__file__).parents[1] / "harness" / "_suite"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._hygiene import check_cassettes, check_file
+from ..live import check_cassettes, check_file
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

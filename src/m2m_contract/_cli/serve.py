@@ -10,8 +10,8 @@ from pathlib import Path
 
 import uvicorn
 
-from .emulator import Emulator, EmulatorApp, KeyFileError, KeySet, TenantConfigError, load_tenant
-from .emulator._server import ServerError, bind_socket, make_tls_files, url_for, uvicorn_config
+from ..emulator import Emulator, EmulatorApp, KeyFileError, KeySet, TenantConfigError, load_tenant
+from ..emulator._server import ServerError, bind_socket, make_tls_files, url_for, uvicorn_config
 
 
 def _fail(message: str) -> int:
@@ -71,3 +71,44 @@ def serve(args: argparse.Namespace) -> int:
             if isinstance(config.app, EmulatorApp):
                 config.app.close()
     return 0
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "serve",
+        help="serve the Auth0 emulator over HTTP(S)",
+        description="Serve the Auth0 emulator (token endpoint, JWKS, discovery, protected API, "
+        "admin API on loopback) until interrupted.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port (0 picks a free one; default %(default)s)"
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="tenant TOML file (default: the built-in demo tenant)"
+    )
+    parser.add_argument(
+        "--keys",
+        metavar="FILE",
+        help="PEM file of RSA private keys (written if absent) for stable tokens",
+    )
+    parser.add_argument(
+        "--issuer", help="the iss claim (default: the served URL with a trailing slash)"
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a throwaway CA; its bundle path is printed",
+    )
+    parser.add_argument(
+        "--journal-size",
+        type=int,
+        default=10_000,
+        help="exchanges kept in the journal (default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    parser.set_defaults(run=serve)

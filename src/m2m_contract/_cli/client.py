@@ -11,9 +11,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from ._auth import ClientCredentials
-from ._errors import ClientCredentialsError
-from ._protocol import run_protocol
+from ..client import ClientCredentials, ClientCredentialsError, run_protocol
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
