@@ -142,7 +142,7 @@ def test_unknown_audience_is_access_denied_not_a_scope_problem(rig: Rig, mode: M
     with pytest.raises(AccessDeniedError) as caught:
         rig.token(rig.auth(audience="https://elsewhere.example/"), mode)
     assert not isinstance(caught.value, ScopeNotGrantedError)
-    assert "Service not found" in str(caught.value)
+    assert "Service not enabled within domain" in str(caught.value)
     assert len(rig.tokens()) == 1
 
 

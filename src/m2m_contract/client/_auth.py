@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -22,6 +21,13 @@ logger = logging.getLogger("m2m_contract.client")
 
 # RFC 6750 §3: the Bearer challenge's error parameter, quoted or not (not error_description).
 _INVALID_TOKEN = re.compile(r'(?:^|[\s,])error\s*=\s*"?invalid_token"?(?:$|[\s,])', re.I)
+
+
+async def _asyncio_sleep(seconds: float) -> None:
+    # asyncio is imported on first use: a sync-only caller (a CLI) never pays for it.
+    import asyncio
+
+    await asyncio.sleep(seconds)
 
 
 @runtime_checkable
@@ -113,7 +119,7 @@ class ClientCredentials(httpx.Auth):
             monotonic=monotonic,
             wall=wall,
             sleep=sleep or time.sleep,
-            async_sleep=async_sleep or asyncio.sleep,
+            async_sleep=async_sleep or _asyncio_sleep,
         )
         self._cache = TokenCache(monotonic, refresh_margin)
 

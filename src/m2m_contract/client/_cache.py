@@ -18,7 +18,6 @@ never for longer than MAX_RETRY_AFTER: a server cannot lock an instance out.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import threading
@@ -139,6 +138,8 @@ class TokenCache:
                     return self._failed(flight, entry, exc)
                 return self._landed(flight, token)
             try:
+                import asyncio  # on first use: sync callers never import it
+
                 return await asyncio.wrap_future(flight)
             except _Abandoned:
                 continue

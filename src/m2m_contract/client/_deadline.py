@@ -429,12 +429,14 @@ class _Pools(Generic[Pool]):
         if deadline is not None and not deadline > 0:
             raise ValueError("deadline must be a positive number of seconds")
         self._deadline = deadline
-        self._ssl = (verify if isinstance(verify, ssl.SSLContext)
-                     else httpx.create_ssl_context(verify=verify, trust_env=trust_env))
+        # Built on first use by an https pool: loading CA certificates costs tens of ms, and a
+        # plain-http caller (the emulator on loopback) never needs it.
+        self._verify, self._trust_env = verify, trust_env
+        self._ssl = verify if isinstance(verify, ssl.SSLContext) else None
         self._limits = limits
         self._proxy = httpx.Proxy(proxy) if isinstance(proxy, str) else proxy
         self._env = urllib.request.getproxies() if trust_env and proxy is None else {}
-        self._pools: dict[str | None, Pool] = {}
+        self._pools: dict[tuple[str | None, bool], Pool] = {}
         self._lock = threading.Lock()
 
     def _scope(self) -> AbstractContextManager[Deadline | None]:
@@ -443,14 +445,20 @@ class _Pools(Generic[Pool]):
             return nullcontext(_CURRENT.get())
         return total_deadline(self._deadline)
 
+    def _context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context(verify=self._verify, trust_env=self._trust_env)
+        return self._ssl
+
     def _pool_for(self, url: httpx.URL, make: Callable[..., Pool]) -> Pool:
         proxy = self._proxy_for(url)
-        key = None if proxy is None else str(proxy.url)
+        tls = url.scheme == "https" or (proxy is not None and proxy.url.scheme == "https")
+        key = (None if proxy is None else str(proxy.url), tls)
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
                 pool = self._pools[key] = make(
-                    ssl_context=self._ssl,
+                    ssl_context=self._context() if tls else None,
                     proxy=None if proxy is None else _core_proxy(proxy),
                     max_connections=self._limits.max_connections,
                     max_keepalive_connections=self._limits.max_keepalive_connections,

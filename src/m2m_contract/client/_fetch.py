@@ -14,7 +14,6 @@ attempt only, by the httpx timeout, unless it is a `DeadlineTransport`.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import math
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from .._redact import redact
+from .._secrets import redact
 from ._deadline import (
     AsyncDeadlineTransport,
     Deadline,
@@ -123,6 +122,8 @@ class Fetcher:
         started = self._monotonic()
         tries = [0]  # attempts made, for the error if the backstop fires
         grace = 0.0 if self._borrowed is not None else BACKSTOP
+        import asyncio  # on first use: sync callers never import it
+
         backstop = asyncio.timeout(
             policy.deadline + grace if math.isfinite(policy.deadline) else None)
         try:
@@ -165,14 +166,21 @@ class Fetcher:
         if self._borrowed is not None:
             return httpx.Client(transport=self._borrowed, trust_env=False)
         # Proxy variables are honoured by the transport (httpx ignores them once given one).
-        transport = DeadlineTransport(verify=self.ssl_context())
+        transport = DeadlineTransport(verify=self._transport_verify())
         return httpx.Client(transport=transport, follow_redirects=False)
 
     def _async_client(self) -> httpx.AsyncClient:
         if self._borrowed is not None:
             return httpx.AsyncClient(transport=self._borrowed, trust_env=False)
-        transport = AsyncDeadlineTransport(verify=self.ssl_context())
+        transport = AsyncDeadlineTransport(verify=self._transport_verify())
         return httpx.AsyncClient(transport=transport, follow_redirects=False)
+
+    def _transport_verify(self) -> ssl.SSLContext | bool:
+        """The TLS settings for a fetch; to a plain-http token URL (a local emulator) the
+        default ones, which the transport then never has to build."""
+        if self.request.token_url.startswith("http://") and self._verify is True:
+            return True
+        return self.ssl_context()
 
     def ssl_context(self) -> ssl.SSLContext | bool:
         """The verification settings, built once (loading CA files costs tens of ms)."""

@@ -48,7 +48,8 @@ def run_protocol(
             timeout=TOKEN_TIMEOUT,
             backoff_base=0.5,
         )
-        verify = build_ssl(settings.ca_bundle or True)
+        # A CA bundle is checked now; the default CAs are loaded only if https is used.
+        verify = build_ssl(settings.ca_bundle) if settings.ca_bundle else True
     except (ValueError, TypeError) as exc:
         _say(f"error: {exc}")
         return 1

@@ -14,7 +14,7 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from .._redact import redact
+from .._secrets import redact
 from ._errors import (
     AccessDeniedError,
     ClientCredentialsError,
