@@ -33,6 +33,7 @@ class Knobs:
     """How the plain client behaves; every default is the correct behaviour."""
 
     body: str = "json"  # json | form | array-scope | comma-scope | query-secret
+    scope_sep: str = "space"  # space | comma: what separates scopes
     grant_type: str | None = "client_credentials"
     cache: bool = True
     refresh_grant_after_expiry: bool = False
@@ -61,6 +62,10 @@ class Knobs:
     clock: str = "precise"  # precise | floor | round | ceil: how receipt time is kept
     margin: float = 0.2  # refresh this long before expiry (negative: late)
     backoff: float = 0.3  # wait this long (times the attempt) after a 5xx
+    api_path_suffix: str = ""  # appended to M2M_API_URL as is (e.g. %0A: a decoded newline)
+    discovery_first: bool = False  # read the discovery document first, as openid-client does
+    basic_after_429: bool = False  # retry a 429 at once with HTTP Basic (as x/oauth2 does)
+    leak: str = ""  # a way to leak the secret or a token (see LEAKS in test_leaks.py)
 
 
 class _Failed(Exception):
@@ -120,6 +125,10 @@ class _Client:
         self.local = threading.local()
         self.shared: dict[str, Any] = {"token": None, "expires": 0.0, "refresh": None}
         self.fetched = 0
+        self.basic = False
+        if k.discovery_first:
+            base = env["M2M_TOKEN_URL"].rsplit("/oauth/token", 1)[0]
+            self.http.get(f"{base}/.well-known/openid-configuration")
 
     def state(self) -> dict[str, Any]:
         if self.k.concurrency != "per-thread":
@@ -138,7 +147,7 @@ class _Client:
         if k.grant_type is not None:
             body["grant_type"] = k.grant_type if grant == "client_credentials" else grant
         if scope:
-            body["scope"] = scope
+            body["scope"] = ",".join(scope.split()) if k.scope_sep == "comma" else scope
         if env.get("M2M_AUDIENCE") and k.send_audience and (k.audience_on_refetch or not
                                                               self.fetched):
             body["audience"] = env["M2M_AUDIENCE"]
@@ -148,6 +157,11 @@ class _Client:
         if k.wrong_path:
             url = url.replace("/oauth/token", "/token")
         headers = {}
+        if self.basic:
+            body.pop("client_secret")
+            headers["Authorization"] = httpx.BasicAuth(
+                env["M2M_CLIENT_ID"], env["M2M_CLIENT_SECRET"]
+            )._auth_header
         if k.basic_and_body:
             headers["Authorization"] = httpx.BasicAuth(
                 env["M2M_CLIENT_ID"], env["M2M_CLIENT_SECRET"]
@@ -159,8 +173,12 @@ class _Client:
             body["scope"] = scope.split()
         if k.body == "comma-scope" and scope:
             body["scope"] = ",".join(scope.split())
-        if k.body == "query-secret":
+        if k.body == "query-secret" or k.leak == "token-url-query-value":
             url += f"?client_secret={env['M2M_CLIENT_SECRET']}"
+        if k.leak == "token-url-query-key":
+            url += f"?{env['M2M_CLIENT_SECRET']}=1"
+        if k.leak == "token-request-header":
+            headers["X-Client-Secret"] = env["M2M_CLIENT_SECRET"]
         headers["content-type"] = "application/json"
         return self.http.post(url, content=json.dumps(body), headers=headers)
 
@@ -180,6 +198,9 @@ class _Client:
                     raise _Junk(k.network_error) from None
                 raise _Failed("the token endpoint gave no answer") from None
             if resp.status_code == 429 and attempt < 3:
+                if k.basic_after_429:
+                    self.basic = True
+                    continue
                 if k.honour_retry_after:  # until Retry-After has passed, on this client's clock
                     until = _stamp(k.clock)(time.time()) + float(resp.headers["retry-after"])
                     time.sleep(max(0.0, until - time.time()))
@@ -231,8 +252,15 @@ class _Client:
     def call(self) -> bool:
         k = self.k
         token, scheme = self.token()
-        url = self.env["M2M_API_URL"]
-        resp = self.http.get(url, headers={"Authorization": f"{scheme} {token}"})
+        url = self.env["M2M_API_URL"] + k.api_path_suffix
+        headers, body, cookies = _api_leak(k.leak, self.env["M2M_CLIENT_SECRET"])
+        if k.leak.startswith("api-query"):
+            url += "?" + headers.pop("query")
+        resp = self.http.request(
+            "POST" if body else "GET", url, content=body or None, cookies=cookies,
+            headers={"Authorization": f"{scheme} {token}", **headers},
+        )
+        _print_leak(k.leak, self.env["M2M_CLIENT_SECRET"], token)
         tries = 0
         while (
             resp.status_code == 401
@@ -251,6 +279,72 @@ class _Junk(Exception):
     pass
 
 
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+def _api_leak(leak: str, secret: str) -> tuple[dict[str, str], str, dict[str, str]]:
+    """(headers, body, cookies) that carry the secret to the API, as `leak` says."""
+    if leak == "api-header":
+        return {"X-Debug-Secret": secret}, "", {}
+    if leak == "api-header-base64":
+        return {"X-Debug-Secret": _b64(secret)}, "", {}
+    if leak == "api-query":
+        return {"query": f"debug={secret}"}, "", {}
+    if leak == "api-query-base64":
+        return {"query": f"debug={_b64(secret)}"}, "", {}
+    if leak == "api-cookie":
+        return {}, "", {"debug": secret}
+    if leak == "api-body":
+        return {"content-type": "application/json"}, json.dumps({"debug": secret}), {}
+    return {}, "", {}
+
+
+def _print_leak(leak: str, secret: str, token: str) -> None:
+    """Print the secret or the token, as `leak` says (once per API call is enough)."""
+    import logging
+    import os
+    from urllib.parse import quote
+
+    printed = {
+        "print-plain": secret,
+        "print-base64": _b64(secret),
+        "print-percent": "".join(f"%{b:02X}" for b in secret.encode()),
+        "print-quote": quote(secret, safe=""),
+        "print-hex": secret.encode().hex(),
+        "print-split": f"{secret[:16]}\n{secret[16:]}",
+        "print-json-u": "".join(f"\\u{ord(c):04x}" for c in secret),
+        "print-ansi": "\x1b[0m".join(secret),
+        "print-prefix-20": secret[:20],
+        "print-reversed": secret[::-1],
+        "print-upper": secret.upper(),
+        "print-token": token,
+        "print-token-base64": _b64(token),
+        "print-token-signature": token.rsplit(".", 1)[-1],
+    }
+    if leak in printed:
+        print(f"debug: {printed[leak]}", flush=True)
+    elif leak == "stderr-only":
+        print(f"debug: {secret}", file=sys.stderr, flush=True)
+    elif leak == "worker-thread":
+        worker = threading.Thread(target=lambda: print(f"debug: {secret}", flush=True))
+        worker.start()
+        worker.join()
+    elif leak == "os-write":
+        os.write(1, f"debug: {secret}\n".encode())
+    elif leak == "logging":
+        logging.basicConfig(level=logging.INFO)
+        logging.getLogger("client").info("secret %s", secret)
+    elif leak == "dunder-stdout":
+        sys.__stdout__.write(f"debug: {secret}\n") if sys.__stdout__ else None
+    elif leak == "grandchild":
+        import subprocess
+
+        subprocess.run(["sh", "-c", f"echo {_b64(secret)} | base64 -d"], check=False)
+
+
 class _NoLock:
     def __enter__(self) -> None:
         return None
@@ -262,6 +356,9 @@ class _NoLock:
 def run(env: Mapping[str, str]) -> int:
     """The command-client protocol, broken as M2M_KNOBS says (correct by default)."""
     k = parse_knobs(env.get("M2M_KNOBS", ""))
+    if env.get("M2M_SECRET_FILE"):  # the leak tests learn each run's secret this way
+        with open(env["M2M_SECRET_FILE"], "a", encoding="utf-8") as out:
+            out.write(env["M2M_CLIENT_SECRET"] + "\n")
     if k.no_request:
         print("error: cannot import the OAuth library", file=sys.stderr)
         return 1
@@ -382,3 +479,14 @@ def comma_scope(env: Mapping[str, str]) -> int:
 
 def form_body(env: Mapping[str, str]) -> int:
     return run({**env, "M2M_KNOBS": "body=form"})
+
+
+def sleeps(env: Mapping[str, str]) -> int:
+    """A client that hangs before doing anything (killed at the scenario's limit)."""
+    time.sleep(60)
+    return 0
+
+
+def sloppy(env: Mapping[str, str]) -> int:
+    """Form body, comma-separated scopes, expires_in ignored: a partner's first attempt."""
+    return run({**env, "M2M_KNOBS": "body=form,scope_sep=comma,refetch_on_expiry=False"})

@@ -80,7 +80,7 @@ class Suite:
             "-ra",
             "-W",
             "error",
-            "--live-report-json",
+            "--m2m-live-report-json",
             "report.json",
             *args,
         )

@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from m2m_contract._redact import redact
+from m2m_contract._secrets import redact
 
 SECRET = "s3cr3t-Pq7vXk2LmN9wR4tY"  # the scenario's client secret: never in a report
 TOKEN_URL = "http://127.0.0.1:41783/oauth/token"

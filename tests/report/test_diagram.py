@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from m2m_contract.report import sequence_svg
-from m2m_contract.report._diagram import MAX_STEPS, Gap, Step, cells, ellipsize, plan, visible
+from m2m_contract.report._diagram import MAX_STEPS, Gap, Step, plan
+from m2m_contract.report._text import cells, ellipsize, visible
 
 from .samples import HOSTILE, PARTICIPANTS, failing_report, hostile_report, step
 

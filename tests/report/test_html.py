@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from m2m_contract.report import render_html, render_markdown
-from m2m_contract.report._diagram import visible
+from m2m_contract.report._text import visible
 
 from .markup import Element, parse, rows
 from .samples import HOSTILE, SECRET, failing_report, hostile_report, passing_report

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from m2m_contract.report import render_markdown
-from m2m_contract.report._diagram import visible
 from m2m_contract.report._markdown import STEP_SUMMARY_LIMIT
+from m2m_contract.report._text import visible
 
 from . import node
 from .markup import Element, parse, rows

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from m2m_contract.report import mermaid, render_markdown
-from m2m_contract.report._diagram import MERMAID_LABEL, Step, ellipsize, plan, timing
+from m2m_contract.report._diagram import MERMAID_LABEL, Step, plan, timing
+from m2m_contract.report._text import ellipsize
 
 from . import node
 from .browser import dump_dom

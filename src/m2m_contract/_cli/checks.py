@@ -1,28 +1,26 @@
-"""`m2m-contract checks`: list the contract's checks (or print docs/checks.md)."""
+"""`m2m-contract checks`: list every check of both suites (or print docs/checks.md)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+
+from ._output import emit
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "checks",
         help="list the contract's checks",
-        description="List every check with its severity and clause.",
+        description="List every check: id, suite (conformance: the client; live: the tenant), "
+        "severity, clause and what it verifies.",
+        epilog="exit status: 0",
     )
     parser.add_argument("--markdown", action="store_true", help="print docs/checks.md")
     parser.set_defaults(run=_checks)
 
 
 def _checks(args: argparse.Namespace) -> int:
-    from ..contract import CATALOGUE
-    from ..harness import catalogue_markdown
+    from ..report import catalogue_lines, catalogue_markdown
 
-    if args.markdown:
-        sys.stdout.write(catalogue_markdown())
-        return 0
-    for check in CATALOGUE.values():
-        print(f"{check.id:<36} {check.severity:<6} {check.clause:<22} {check.title}")
+    emit(catalogue_markdown() if args.markdown else "\n".join(catalogue_lines()))
     return 0

@@ -30,6 +30,7 @@ from ._model import (
     OtherCall,
     Outcome,
     TokenCall,
+    known_values,
     observe,
 )
 from ._rules import (
@@ -68,6 +69,7 @@ __all__ = [
     "TokenCall",
     "checks_of",
     "is_valid_scope",
+    "known_values",
     "observe",
     "scope_problem",
     "scope_tokens",

@@ -204,37 +204,24 @@ def _certificate(obs: Observation) -> Result:
     scenarios=("token-redirect",),
 )
 def _redirect(obs: Observation) -> Result:
-    secret = obs.settings.client_secret
-    leaked = [c for c in obs.foreign_calls if _carries(c.headers, c.body, c.path, c.query_string,
-                                                        secret)]
+    known, leaked = obs.known, []
+    for call in obs.foreign_calls:
+        texts = [*(v for _, v in call.headers), call.body.decode("utf-8", "replace"),
+                 f"{call.path}?{call.query_string}"]
+        found = [f for text in texts for f in known.find(text) if f.kind == "secret"]
+        if found:
+            leaked.append((call, found))
     if leaked:
+        spelled = ", ".join(dict.fromkeys(f.spelling for _, found in leaked for f in found))
         return failed(
-            "the client followed the token endpoint's 307 to another origin and sent its "
-            "client secret there: never follow redirects of the token request (or strip the "
-            "body and credentials when the origin changes)",
-            *(c.seq for c in leaked),
+            f"the client followed the token endpoint's 307 to another origin and sent its "
+            f"client secret there ({spelled}): never follow redirects of the token request "
+            "(or strip the body and credentials when the origin changes)",
+            *(c.seq for c, _ in leaked),
         )
     if obs.foreign_calls:
         return passed("the client followed the redirect, but without the secret")
     return passed("the client did not follow the redirect to the other origin")
-
-
-def _carries(
-    headers: tuple[tuple[str, str], ...], body: bytes, path: str, query: str, secret: str
-) -> bool:
-    import base64
-    from urllib.parse import unquote_plus
-
-    spellings = {secret, base64.b64encode(secret.encode()).decode()}
-    texts = [v for _, v in headers] + [body.decode("utf-8", "replace"), unquote_plus(body.decode(
-        "latin-1")), unquote_plus(path + "?" + query)]
-    for name, value in headers:
-        if name == "authorization" and value.lower().startswith("basic "):
-            try:
-                texts.append(unquote_plus(base64.b64decode(value[6:].strip()).decode()))
-            except ValueError:
-                pass
-    return any(s in t for s in spellings for t in texts)
 
 
 @check(

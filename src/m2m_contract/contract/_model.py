@@ -12,11 +12,13 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote_plus
 
 from .._protocol import ProtocolSettings
+from .._secrets import Finding, Known
 
 if TYPE_CHECKING:
     from ..emulator import Exchange
@@ -42,6 +44,7 @@ class TokenCall:
     response: Mapping[str, Any] | None
     retry_after: float | None
     fault: str | None = None
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def values(self, name: str) -> list[Any]:
         return [v for k, v in self.pairs if k == name]
@@ -125,9 +128,13 @@ class OtherCall:
     kind: str = "other"
 
 
+FOREIGN_SEQ = 1_000_000
+
+
 @dataclass(frozen=True)
 class ForeignCall:
-    """A request that reached the other origin a token-redirect scenario points to."""
+    """A request that reached the other origin a token-redirect scenario points to; its `seq`
+    is the other journal's, plus FOREIGN_SEQ, so it never clashes with the emulator's."""
 
     seq: int
     n: int
@@ -155,6 +162,10 @@ class Outcome:
     error: str | None = None  # why it could not run, when it could not
     limit: float = 0.0
     dropped: int = 0
+    elapsed: float = 0.0  # seconds the client ran
+    # (stream, finding) for each known value printed, found by scanning everything the client
+    # wrote as it wrote it; None: not scanned yet (observe() then scans what was kept).
+    leaks: tuple[tuple[str, Finding], ...] | None = field(default=None, repr=False)
 
     @property
     def output(self) -> str:
@@ -184,6 +195,21 @@ class Observation:
     @property
     def secrets(self) -> tuple[str, ...]:
         return (self.settings.client_secret, *self.issued_tokens)
+
+    @cached_property
+    def known(self) -> Known:
+        """The run's secret and every token any answer carried, in all their spellings."""
+        tokens = {c.answer_token: c for c in self.token_calls if c.answer_token}
+        return known_values(self.settings, tokens)
+
+
+def known_values(settings: ProtocolSettings, tokens: Iterable[str] = ()) -> Known:
+    """The values a run must keep to itself: the client secret, and the tokens it was given."""
+    return Known(
+        secrets=[("the client secret", settings.client_secret)],
+        tokens=[("an access token", t) for t in tokens],
+        client_id=settings.client_id,
+    )
 
 
 def _parse_pairs(content_type: str, body: bytes) -> tuple[Encoding, tuple[tuple[str, Any], ...]]:
@@ -291,6 +317,7 @@ def observe(
                     _json_object(resp.body) if sent else None,
                     _retry_after(resp.header("retry-after")),
                     ex.fault,
+                    req.headers,
                 )
             )
         elif ex.kind == "api":
@@ -327,7 +354,7 @@ def observe(
             )
     foreign = tuple(
         ForeignCall(
-            ex.seq,
+            FOREIGN_SEQ + ex.seq,
             n,
             ex.at,
             ex.request.method,
@@ -339,7 +366,7 @@ def observe(
         )
         for n, ex in enumerate((e for e in elsewhere if e.kind != "handshake"), 1)
     )
-    return Observation(
+    observation = Observation(
         scenario,
         settings,
         tuple(tokens),
@@ -349,3 +376,11 @@ def observe(
         tuple(handshakes),
         foreign,
     )
+    if outcome.leaks is None:  # not scanned as it was printed: scan what was kept
+        leaks = tuple(
+            (stream, f)
+            for stream, text in (("stdout", outcome.stdout), ("stderr", outcome.stderr))
+            for f in observation.known.find(text)
+        )
+        observation = replace(observation, outcome=replace(outcome, leaks=leaks))
+    return observation

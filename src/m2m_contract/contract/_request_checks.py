@@ -6,8 +6,6 @@ Clauses: "partner §1/§2" is the partner document (client-credentials-auth-flow
 
 from __future__ import annotations
 
-from urllib.parse import unquote_plus
-
 from ._catalogue import Result, check, each, failed, nothing, passed
 from ._model import Observation, TokenCall
 from ._scope import scope_problem, scope_tokens
@@ -223,31 +221,17 @@ def _audience(obs: Observation) -> Result:
             bad.append((c, f"sends no audience; M2M_AUDIENCE is {wanted!r}: send it in every "
                         "token request, re-fetches included"))
         elif wanted and sent != wanted:
-            bad.append((c, f"sends audience {_shown(sent)}; M2M_AUDIENCE is {wanted!r}"))
+            bad.append((c, f"sends audience {_shown(sent, obs)}; M2M_AUDIENCE is {wanted!r}"))
         elif not wanted and sent not in (None, ""):
-            bad.append((c, f"sends audience {_shown(sent)} though M2M_AUDIENCE is empty"))
+            bad.append((c, f"sends audience {_shown(sent, obs)} though M2M_AUDIENCE is empty"))
     return each(obs.token_calls, "token request", bad, "sent the configured audience")
 
 
-def _shown(value: object) -> str:
+def _shown(value: object, obs: Observation) -> str:
+    """A value the client sent, as a message shows it: redacted first, then cut."""
     text = repr(value) if isinstance(value, str) else f"as a JSON {type(value).__name__}"
+    text = obs.known.redact(text)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-@check("secret-not-in-url", "MUST", "RFC6749-2.3.1", "the client secret never appears in a URL")
-def _secret_url(obs: Observation) -> Result:
-    secret = obs.settings.client_secret
-
-    def in_url(path: str, query: str) -> bool:
-        return any(secret in unquote_plus(part) for part in (path, query))
-
-    bad = [c.seq for c in obs.token_calls if any(secret in k + v for k, v in c.query)]
-    bad += [c.seq for c in obs.api_calls if in_url(c.path, c.query_string)]
-    bad += [c.seq for c in obs.other_calls if in_url(c.path, c.query_string)]
-    if bad:
-        return failed("a request carries the client secret in its URL; URLs end up in logs "
-                      "and proxies: send the secret only in the token request's body", *bad)
-    return passed("no URL carried the secret")
 
 
 @check(

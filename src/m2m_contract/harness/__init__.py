@@ -1,7 +1,6 @@
-"""The conformance harness: scenarios, client adapters, sessions and reports."""
+"""The conformance harness: scenarios, client runners and sessions."""
 
 from ._baseline import BaselineError, load_baseline
-from ._report import CaseResult, catalogue_markdown, evidence, mermaid, table, write_json
 from ._runner import (
     DEFAULT_TIMEOUT,
     ClientRunner,
@@ -11,13 +10,12 @@ from ._runner import (
     run_scenario,
 )
 from ._scenarios import SCENARIOS, Scenario
-from ._session import ConformanceSession, Options, cases
+from ._session import ConformanceSession, Options, cases, judge
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "SCENARIOS",
     "BaselineError",
-    "CaseResult",
     "ClientRunner",
     "CommandRunner",
     "ConformanceSession",
@@ -25,12 +23,8 @@ __all__ = [
     "Scenario",
     "SetupError",
     "cases",
-    "catalogue_markdown",
-    "evidence",
+    "judge",
     "load_baseline",
-    "mermaid",
     "python_client",
     "run_scenario",
-    "table",
-    "write_json",
 ]

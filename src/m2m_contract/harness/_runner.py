@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import secrets
 import shlex
@@ -22,16 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .._secrets import Finding
 from ..contract import (
     EXPIRY_TOLERANCE,
     STALL_BUDGET,
     Observation,
     Outcome,
     ProtocolSettings,
+    known_values,
     observe,
 )
 from ..emulator import Emulator, EmulatorServer, Tenant
-from ._process import ProcessResult, run_bounded
+from ._process import OutputHook, ProcessResult, run_bounded
 from ._pyclient import check_importable, pyclient_argv
 from ._scenarios import Scenario, Stage, other_origin_faults
 
@@ -49,7 +52,11 @@ class ClientRunner(Protocol):
     def label(self) -> str: ...
 
     def run(
-        self, settings: ProtocolSettings, timeout: float, stop: threading.Event | None = None
+        self,
+        settings: ProtocolSettings,
+        timeout: float,
+        stop: threading.Event | None = None,
+        on_output: OutputHook | None = None,
     ) -> Outcome: ...
 
 
@@ -83,10 +90,16 @@ class CommandRunner:
         return self.name or shlex.join(self.argv)
 
     def run(
-        self, settings: ProtocolSettings, timeout: float, stop: threading.Event | None = None
+        self,
+        settings: ProtocolSettings,
+        timeout: float,
+        stop: threading.Event | None = None,
+        on_output: OutputHook | None = None,
     ) -> Outcome:
         env = {**os.environ, **self.env, **settings.to_env()}
-        result = run_bounded(self.argv, env=env, timeout=timeout, cap=OUTPUT_CAP, stop=stop)
+        result = run_bounded(
+            self.argv, env=env, timeout=timeout, cap=OUTPUT_CAP, stop=stop, on_output=on_output
+        )
         return _outcome(result, timeout)
 
 
@@ -111,6 +124,7 @@ def _outcome(result: ProcessResult, limit: float) -> Outcome:
         error=result.error,
         limit=limit,
         dropped=result.stdout.dropped + result.stderr.dropped,
+        elapsed=result.elapsed,
     )
 
 
@@ -155,16 +169,53 @@ def run_scenario(
             api_concurrency=scenario.api_concurrency,
             ca_bundle=ca_bundle,
         )
+        scan = _LeakScan(settings, emulator)
         if scenario.name == "token-endpoint-stall":
             with _budget_from_first_token_request(emulator, stall_budget) as stop:
-                outcome = runner.run(settings, timeout + stall_budget, stop)
+                outcome = runner.run(settings, timeout + stall_budget, stop, scan.feed)
             outcome = dataclasses.replace(outcome, limit=stall_budget)
         else:
-            outcome = runner.run(settings, timeout)
+            outcome = runner.run(settings, timeout, on_output=scan.feed)
+        outcome = dataclasses.replace(outcome, leaks=scan.leaks())
     elsewhere = other.journal.snapshot() if other is not None else ()
     return observe(
         scenario.name, settings, emulator.journal.snapshot(), outcome, elsewhere=elsewhere
     )
+
+
+class _LeakScan:
+    """Scans everything the client prints, as it prints it (kept or not), for its secret and
+    for every token issued so far: a token is journaled before its answer is sent, so it is
+    known here before the client could print it."""
+
+    def __init__(self, settings: ProtocolSettings, emulator: Emulator) -> None:
+        self.known = known_values(settings)
+        self.emulator = emulator
+        self.scanners = {"stdout": self.known.scanner(), "stderr": self.known.scanner()}
+        self._journaled = 0
+
+    def feed(self, stream: str, chunk: bytes) -> None:
+        if len(self.emulator.journal) != self._journaled:
+            exchanges = self.emulator.journal.snapshot()
+            self._journaled = len(exchanges)
+            for ex in exchanges:
+                token = _access_token(ex.response.body) if ex.kind == "token" else None
+                if token:
+                    self.known.add("an access token", token, kind="token")
+        self.scanners[stream].feed(chunk)
+
+    def leaks(self) -> tuple[tuple[str, Finding], ...]:
+        self.feed("stdout", b"")  # tokens issued after the last output, for the final pass
+        return tuple((name, f) for name, s in self.scanners.items() for f in s.findings())
+
+
+def _access_token(body: bytes) -> str | None:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    token = value.get("access_token") if isinstance(value, dict) else None
+    return token if isinstance(token, str) and token else None
 
 
 @contextlib.contextmanager

@@ -1,18 +1,20 @@
-"""A conformance session: runs the selected scenarios once, concurrently, and judges checks."""
+"""A conformance session: runs the selected scenarios once, side by side, and judges checks."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
+from .._secrets import redact
 from ..contract import CATALOGUE, STALL_BUDGET, Check, Observation, checks_of
-from ._report import CaseResult, judge
+from ..report import CaseResult, ScenarioRun, diagram, ending, evidence, last_lines
 from ._runner import DEFAULT_TIMEOUT, ClientRunner, run_scenario
 from ._scenarios import SCENARIOS
 
 MAX_PARALLEL = 32  # every scenario at once: the longest ones wait on the clock, not the CPU
+Progress = Callable[[int, int], None]  # (scenarios done, scenarios in all)
 
 
 @dataclass(frozen=True)
@@ -35,12 +37,60 @@ def cases(scenarios: Iterable[str], profile: str) -> list[tuple[str, str]]:
     ]
 
 
+def hider(obs: Observation) -> Callable[[str], str]:
+    """Redaction of one run's secret and tokens (in any spelling), and of every credential
+    shape, in any text."""
+    known = obs.known
+    return lambda text: redact(text, known)
+
+
+def judge(check: Check[Observation], obs: Observation, *, strict: bool) -> CaseResult:
+    """One check over one observation; a failure or warning carries its evidence."""
+    result = check.run(obs)
+    status = check.status(result, strict)
+    hide = hider(obs)
+    message = hide(result.message)
+    ev, model = "", None
+    if status in ("failed", "warning"):
+        model = diagram(obs, result.culprits, f"{check.id}: {message}", hide)
+        ev = evidence(obs, model, hide)
+    return CaseResult(
+        check.id,
+        obs.scenario,
+        status,
+        check.severity,
+        check.clause,
+        message,
+        ev,
+        check.title,
+        model,
+    )
+
+
+def scenario_run(obs: Observation) -> ScenarioRun:
+    """How the client ran in `obs`, as the reports show it."""
+    lines = [line for line in obs.outcome.output.splitlines() if line.strip()]
+    shown = last_lines(obs, hider(obs), count=40)
+    return ScenarioRun(
+        obs.scenario,
+        SCENARIOS[obs.scenario].summary,
+        ending(obs, timed=False),
+        obs.outcome.elapsed,
+        shown,
+        max(0, len(lines) - len(shown)),
+        obs.outcome.dropped,
+    )
+
+
 class ConformanceSession:
     """Holds the client runner and each scenario's observation (computed on first use)."""
 
-    def __init__(self, runner: ClientRunner, options: Options) -> None:
+    def __init__(
+        self, runner: ClientRunner, options: Options, progress: Progress | None = None
+    ) -> None:
         self.runner = runner
         self.options = options
+        self.progress = progress
         self._lock = threading.Lock()
         self._observations: dict[str, Observation] = {}
 
@@ -54,18 +104,20 @@ class ConformanceSession:
                 max_workers=min(MAX_PARALLEL, len(todo)), thread_name_prefix="m2m-scenario"
             ) as pool:
                 futures = {
-                    name: pool.submit(
+                    pool.submit(
                         run_scenario,
                         SCENARIOS[name],
                         self.runner,
                         tls=self.options.tls,
                         timeout=self.options.timeout,
                         stall_budget=self.options.stall_budget,
-                    )
+                    ): name
                     for name in todo
                 }
-                for name, future in futures.items():
-                    self._observations[name] = future.result()
+                for done, future in enumerate(as_completed(futures), 1):
+                    self._observations[futures[future]] = future.result()
+                    if self.progress is not None:
+                        self.progress(done, len(todo))
 
     def observation(self, scenario: str) -> Observation:
         self.prepare([scenario])
@@ -76,6 +128,9 @@ class ConformanceSession:
         names = list(dict.fromkeys(scenarios))
         self.prepare(names)
         return [self.judge(s, c) for s, c in cases(names, self.options.profile)]
+
+    def run_of(self, scenario: str) -> ScenarioRun:
+        return scenario_run(self.observation(scenario))
 
     def judge(self, scenario: str, check_id: str) -> CaseResult:
         check: Check[Observation] = CATALOGUE[check_id]

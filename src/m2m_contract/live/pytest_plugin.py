@@ -66,13 +66,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "replays its cassettes offline",
     )
     group.addoption(
-        "--live-cassettes",
+        "--m2m-live-cassettes",
         dest="m2m_live_cassettes",
         metavar="DIR",
         help="the live suite's cassette directory (default: cassettes/ in the rootdir)",
     )
     group.addoption(
-        "--live-report-json",
+        "--m2m-live-report-json",
         dest="m2m_live_report_json",
         metavar="PATH",
         help="write the live verdicts (warnings included) as JSON here",

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from ._diagram import sequence_svg, visible
+from ._diagram import sequence_svg
+from ._text import visible
 
 EVIDENCE_LIMIT = 40_000  # characters of one check's evidence
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; form-action 'none'"  # noqa: E501

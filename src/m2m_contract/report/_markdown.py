@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from ._diagram import ellipsize, mermaid, visible
+from ._diagram import mermaid
+from ._text import ellipsize, visible
 
 STEP_SUMMARY_LIMIT = 1024 * 1024  # bytes GitHub accepts for one step's summary
 CELL = 120  # display cells of one table cell
