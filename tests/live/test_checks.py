@@ -10,20 +10,18 @@ from typing import Any
 
 import pytest
 
+from m2m_contract.contract import Answer, Keys, Target, Verdict, checks_of, token_digest
+from m2m_contract.contract import LiveOutcome as Outcome
 from m2m_contract.emulator import Emulator
 from m2m_contract.live import (
-    LIVE_CHECKS,
-    Answer,
     BadSettings,
-    Keys,
     LiveSettings,
     MissingSettings,
-    Outcome,
-    Target,
-    Verdict,
+    verify_signature,
     wrong_secret_for,
 )
-from m2m_contract.live._session import token_digest, verify_signature
+
+LIVE_CHECKS = {c.id: c for c in checks_of("live")}
 
 TARGET = Target("https://tenant.example/oauth/token", "c1", "read:a", "https://api/", None)
 ISSUER = "https://tenant.example/"

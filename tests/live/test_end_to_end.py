@@ -9,7 +9,7 @@ import pytest
 
 from m2m_contract.emulator import Emulator, EmulatorServer
 from m2m_contract.live import (
-    MAX_TOKEN_REQUESTS,
+    TOKEN_REQUESTS,
     LiveRun,
     LiveSettings,
     check_cassettes,
@@ -26,7 +26,7 @@ def test_suite_passes_live_over_http_records_and_replays_offline(
 ) -> None:
     recorded = suite.record(served)
     recorded.assert_outcomes(passed=CHECKS + 1)
-    recorded.stdout.fnmatch_lines(["*live against http://127.0.0.1:*: 3 token request(s)*"])
+    recorded.stdout.fnmatch_lines(["*live against http://127.0.0.1:*: 3 of 3 token requests*"])
     # Frugal: three token requests in all, and the one token served every check.
     token_requests = served.emulator.journal.token_requests()
     assert len(token_requests) == 3
@@ -49,8 +49,9 @@ def test_suite_passes_live_over_http_records_and_replays_offline(
         ]
     )
     report = suite.report()
-    assert report["mode"] == "replay" and report["summary"]["passed"] == CHECKS
+    assert report["mode"] == "replay" and report["summary"]["passed"] == CHECKS + 1
     assert report["token_url"] == served.emulator.token_url and report["recorded_at"]
+    assert report["suite"] == "live" and report["checks"][-1]["id"] == "cassettes-clean"
 
 
 def test_suite_passes_over_tls_with_the_ca_bundle_of_M2M_LIVE_CA_BUNDLE(suite: Suite) -> None:
@@ -61,34 +62,65 @@ def test_suite_passes_over_tls_with_the_ca_bundle_of_M2M_LIVE_CA_BUNDLE(suite: S
     suite.replay().assert_outcomes(passed=CHECKS + 1)
 
 
-def test_tls_is_verified_so_an_unknown_ca_fails_before_any_token_request(suite: Suite) -> None:
+def test_an_untrusted_certificate_ends_the_run_with_one_error_before_any_token_request(
+    suite: Suite,
+) -> None:
     with serve(Emulator(), tls=True) as server:
         env = server_env(server)
         del env["M2M_LIVE_CA_BUNDLE"]
         result = suite.run("--live", env=env)
         assert server.emulator.journal.token_requests() == []
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*FAIL server-token-response*CERTIFICATE_VERIFY_FAILED*"])
+    output = result.stdout.str()
+    assert output.count("CERTIFICATE_VERIFY_FAILED") == 1, output  # one error, not sixteen
+    assert "--live: the tenant cannot be reached" in output
+    assert "During handling of the above exception" not in output
 
 
-def test_plain_http_to_a_remote_host_is_refused_naming_the_variable(suite: Suite) -> None:
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:1/oauth/token", "https://no-such-tenant.invalid/oauth/token"],
+    ids=["refused", "dns"],
+)
+def test_an_unreachable_tenant_is_one_error_for_the_whole_run(suite: Suite, url: str) -> None:
+    env = {"M2M_LIVE_TOKEN_URL": url, "M2M_LIVE_CLIENT_ID": "c",
+           "M2M_LIVE_CLIENT_SECRET": "never-shown-secret"}
+    result = suite.run("--live", env=env)
+    assert result.ret == 1
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count("the tenant cannot be reached") == 1, output
+    assert "never-shown-secret" not in output and "Traceback" not in output
+
+
+def test_plain_http_to_a_remote_host_is_a_usage_error_naming_the_variable(suite: Suite) -> None:
     env = {
         "M2M_LIVE_TOKEN_URL": "http://sandbox.example.invalid/oauth/token",
         "M2M_LIVE_CLIENT_ID": "c",
         "M2M_LIVE_CLIENT_SECRET": "never-sent-secret",
     }
     result = suite.run("--live", "--block-network", env=env)
-    result.assert_outcomes(errors=CHECKS, skipped=1)
-    result.stdout.fnmatch_lines(["*M2M_LIVE_TOKEN_URL=* is plain HTTP to a remote host*"])
-    assert "never-sent-secret" not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*M2M_LIVE_TOKEN_URL=* is plain HTTP to a remote host*"])
+    assert "never-sent-secret" not in result.stdout.str() + result.stderr.str()
 
 
-def test_missing_credentials_skip_naming_the_variables(suite: Suite) -> None:
+def test_live_without_credentials_fails_the_run_naming_the_variables(suite: Suite) -> None:
     result = suite.run("--live")
-    result.assert_outcomes(skipped=CHECKS + 1)
-    result.stdout.fnmatch_lines(
-        ["*--live: set M2M_LIVE_CLIENT_ID, M2M_LIVE_CLIENT_SECRET to run the live smoke test*"]
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--live: set M2M_LIVE_CLIENT_ID, M2M_LIVE_CLIENT_SECRET to run the live smoke test*"
+         "--m2m-live-optional*"]
     )
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_an_optional_live_run_without_credentials_skips_saying_why(suite: Suite, how: str) -> None:
+    if how == "option":
+        result = suite.run("--live", "--m2m-live-optional")
+    else:
+        result = suite.run("--live", env={"M2M_LIVE_OPTIONAL": "1"})
+    result.assert_outcomes(skipped=CHECKS + 1)
+    result.stdout.fnmatch_lines(["*--live skipped: set M2M_LIVE_CLIENT_ID, M2M_LIVE_CLIENT_SECRET*"])
 
 
 def test_without_cassettes_replay_skips_saying_how_to_record(suite: Suite) -> None:
@@ -198,10 +230,10 @@ def test_partners_own_pytest_recording_tests_can_use_the_same_scrubbing(
     replayed.assert_outcomes(passed=1)
 
 
-def test_a_run_refuses_a_sixth_token_request(tmp_path: Path, served: EmulatorServer) -> None:
+def test_a_run_refuses_a_token_request_past_its_budget_of_three(tmp_path: Path, served: EmulatorServer) -> None:
     run = LiveRun("live", tmp_path, LiveSettings.from_env(server_env(served)))
-    for _ in range(MAX_TOKEN_REQUESTS):
+    for _ in range(TOKEN_REQUESTS):
         run._token_exchange("token")
-    with pytest.raises(RuntimeError, match="more than 5 token requests in one run"):
+    with pytest.raises(RuntimeError, match="more than 3 token requests in one run"):
         run._token_exchange("token")
-    assert len(served.emulator.journal.token_requests()) == MAX_TOKEN_REQUESTS
+    assert len(served.emulator.journal.token_requests()) == TOKEN_REQUESTS

@@ -1,6 +1,6 @@
 """The `m2m-contract` command: one module per subcommand, each with its parser and its body.
 
-serve | verify | checks | token | reference-client | cassettes
+serve | verify | checks | token | reference-client | cassettes | live
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
-from . import cassettes, checks, client, serve, verify
+from . import cassettes, checks, client, live, serve, verify
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     checks.add_parser(sub)
     client.add_parsers(sub)
     cassettes.add_parsers(sub)
+    live.add_parser(sub)
     return parser
 
 

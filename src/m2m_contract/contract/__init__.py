@@ -8,6 +8,8 @@ from . import _bearer_checks as _bearer_checks
 from . import _outcome_checks as _outcome_checks
 from . import _fault_checks as _fault_checks
 from . import _hygiene_checks as _hygiene_checks
+from . import _live_checks as _live_checks
+from . import _live_token_checks as _live_token_checks
 
 # isort: on
 from .._protocol import ProtocolError, ProtocolSettings
@@ -22,6 +24,16 @@ from ._catalogue import (
     Status,
     Suite,
     checks_of,
+)
+from ._live_model import (
+    Answer,
+    BadRecording,
+    Keys,
+    LiveFacts,
+    LiveOutcome,
+    Target,
+    Verdict,
+    token_digest,
 )
 from ._model import (
     ApiCall,
@@ -53,9 +65,14 @@ __all__ = [
     "STALL_BUDGET",
     "SUCCESS_SCENARIOS",
     "SUITES",
+    "Answer",
     "ApiCall",
+    "BadRecording",
     "Check",
     "ForeignCall",
+    "Keys",
+    "LiveFacts",
+    "LiveOutcome",
     "Observation",
     "OtherCall",
     "Outcome",
@@ -66,11 +83,14 @@ __all__ = [
     "Severity",
     "Status",
     "Suite",
+    "Target",
     "TokenCall",
+    "Verdict",
     "checks_of",
     "is_valid_scope",
     "known_values",
     "observe",
     "scope_problem",
     "scope_tokens",
+    "token_digest",
 ]

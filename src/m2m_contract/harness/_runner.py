@@ -135,11 +135,14 @@ def run_scenario(
     tls: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     stall_budget: float = STALL_BUDGET,
+    boot: threading.Semaphore | None = None,
 ) -> Observation:
     """Serve a fresh emulator set up for `scenario`, run the client once, observe.
 
     The client is given `timeout` seconds; in token-endpoint-stall, `stall_budget` seconds
-    from its first token request on (tests shorten it; verify never does).
+    from its first token request on (tests shorten it; verify never does). `boot`, when
+    given, is held from the client's start to its first request: scenarios run side by side
+    start their clients a few at a time, so that none waits on the CPU to begin its clock.
     """
     secret = secrets.token_urlsafe(24)
     emulator = Emulator(scenario.build_tenant(CLIENT_ID, secret, EXPIRY_TOLERANCE))
@@ -170,6 +173,7 @@ def run_scenario(
             ca_bundle=ca_bundle,
         )
         scan = _LeakScan(settings, emulator)
+        stack.enter_context(_booting(emulator, boot))
         if scenario.name == "token-endpoint-stall":
             with _budget_from_first_token_request(emulator, stall_budget) as stop:
                 outcome = runner.run(settings, timeout + stall_budget, stop, scan.feed)
@@ -216,6 +220,36 @@ def _access_token(body: bytes) -> str | None:
         return None
     token = value.get("access_token") if isinstance(value, dict) else None
     return token if isinstance(token, str) and token else None
+
+
+@contextlib.contextmanager
+def _booting(emulator: Emulator, boot: threading.Semaphore | None) -> Iterator[None]:
+    """Hold a slot of `boot` until the emulator sees the client's first exchange (or the
+    run ends), so that clients starting side by side do not share the CPU while they start."""
+    if boot is None:
+        yield
+        return
+    boot.acquire()
+    done = threading.Event()
+    released = threading.Lock()
+
+    def release() -> None:
+        if released.acquire(blocking=False):
+            boot.release()
+
+    def watch() -> None:
+        while not done.is_set() and not len(emulator.journal):
+            done.wait(0.01)
+        release()
+
+    watcher = threading.Thread(target=watch, name="m2m-boot", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        release()
 
 
 @contextlib.contextmanager

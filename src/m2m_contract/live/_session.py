@@ -1,5 +1,6 @@
 """One live run: each exchange with the tenant happens once, in its own cassette.
 
+
 Exchanges: `token` (the documented request), `offline-access` (offline_access added),
 `wrong-secret` (the negative case, kept apart so it can never replay the success), `jwks`
 (discovery, then the JWKS it names, and the signature verdict) and `api-call` (the token
@@ -8,101 +9,28 @@ on M2M_LIVE_API_URL). Three token requests in all; one token serves every check.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from .._redact import REDACTED, redact
+from .._secrets import REDACTED, redact
 from ..client._request import TokenRequest
+from ..contract import Answer, Keys, Target, Verdict, token_digest
+from ..contract import LiveOutcome as Outcome
 from ._cassettes import Mode, Recorder, remember
 from ._scrub import Scrubber
-from ._settings import BadSettings, LiveSettings, Target, check_url
+from ._settings import BadSettings, LiveSettings, check_url
 
-MAX_TOKEN_REQUESTS = 5  # Auth0 counts M2M tokens against a quota and rate-limits /oauth/token
+# What a run makes: the token, the offline_access one and the wrong-secret one; it refuses more
+# (Auth0 counts M2M tokens against a quota and rate-limits /oauth/token).
+TOKEN_REQUESTS = 3
 TIMEOUT = 20.0
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One HTTP answer as the checks see it (scrubbed when replayed)."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        return next((v for k, v in self.headers if k.lower() == wanted), None)
-
-    def json(self) -> Any:
-        """The body as JSON, or None when it is not JSON."""
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
-
-    def __repr__(self) -> str:
-        return f"Answer({self.status}, {len(self.body)} bytes)"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one exchange produced: an answer, or why there is none."""
-
-    target: Target
-    answer: Answer | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether the token's signature verified, and against what; kept in the jwks cassette."""
-
-    ok: bool
-    message: str
-    digest: str  # sha256 of the token's header.claims: ties the verdict to the token
-    checked_at: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "message": self.message,
-            "digest": self.digest,
-            "checked_at": self.checked_at,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> Verdict:
-        if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
-            raise BadSettings("the cassette's signature verdict is malformed")
-        return cls(
-            data["ok"],
-            str(data.get("message", "")),
-            str(data.get("digest", "")),
-            str(data.get("checked_at", "")),
-        )
-
-
-@dataclass(frozen=True)
-class Keys:
-    """Discovery, the JWKS it points to, and the signature verdict for the run's token."""
-
-    discovery: Outcome
-    jwks: Outcome | None
-    verdict: Verdict | None
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.rsplit(".", 1)[0].encode()).hexdigest()
 
 
 def verify_signature(token: str, jwks: Any) -> tuple[bool, str]:
@@ -253,8 +181,8 @@ class LiveRun:
             target = self._target(cassette, name)
             if self.mode != "replay":
                 self.token_requests += 1
-                if self.token_requests > MAX_TOKEN_REQUESTS:
-                    raise RuntimeError(f"more than {MAX_TOKEN_REQUESTS} token requests in one run")
+                if self.token_requests > TOKEN_REQUESTS:
+                    raise RuntimeError(f"more than {TOKEN_REQUESTS} token requests in one run")
             scope = " ".join(dict.fromkeys([*target.scopes, *extra_scope.split()]))
             token_request = TokenRequest.create(
                 target.token_url,

@@ -6,11 +6,11 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from .._net import is_loopback
 from ..client._request import Secret
+from ..contract import Target
 
 SANDBOX_TOKEN_URL = "https://loyaltyone-sandbox-pin.auth0.com/oauth/token"
 ENV_TOKEN_URL = "M2M_LIVE_TOKEN_URL"
@@ -36,52 +36,6 @@ class MissingSettings(LookupError):
 
 class BadSettings(ValueError):
     """A variable is set to something the live suite must not use; the message says which."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a recording may keep about the settings: everything but the secret."""
-
-    token_url: str
-    client_id: str
-    scope: str = ""
-    audience: str | None = None
-    api_url: str | None = None
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return tuple(self.scope.split())
-
-    @property
-    def base_url(self) -> str:
-        """The tenant's URL: the token URL without its /oauth/token path."""
-        url = self.token_url.rstrip("/")
-        return url[: -len("/oauth/token")] if url.endswith("/oauth/token") else url
-
-    @property
-    def discovery_url(self) -> str:
-        return f"{self.base_url}/.well-known/openid-configuration"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "token_url": self.token_url,
-            "client_id": self.client_id,
-            "scope": self.scope,
-            "audience": self.audience,
-            "api_url": self.api_url,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> Target:
-        if not isinstance(data, Mapping) or not isinstance(data.get("token_url"), str):
-            raise BadSettings("the cassette's recorded settings are missing or malformed")
-        return cls(
-            str(data["token_url"]),
-            str(data.get("client_id") or ""),
-            str(data.get("scope") or ""),
-            _opt(data.get("audience")),
-            _opt(data.get("api_url")),
-        )
 
 
 @dataclass(frozen=True)
@@ -139,7 +93,3 @@ def check_url(name: str, url: str) -> None:
             "network in clear. Use https:// (certificates are verified; add a CA with "
             f"{ENV_CA_BUNDLE}), or http:// only to a loopback host such as a local emulator"
         )
-
-
-def _opt(value: Any) -> str | None:
-    return str(value) if value else None

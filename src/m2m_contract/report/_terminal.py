@@ -94,8 +94,16 @@ def render_terminal(model: Mapping[str, Any], *, verbose: bool = False) -> str:
     checks: list[Mapping[str, Any]] = list(model.get("checks", []))
     scenarios = model.get("scenarios", [])
     strict = " | strict" if model.get("strict") else ""
+    if model.get("suite") == "live":  # a handful of checks: each on its line, as it went
+        lines = [f"m2m-contract live: tenant {visible(model.get('client'))}"]
+        lines += [f"  {visible(s.get('summary'))}" for s in scenarios]
+        for c in checks:
+            mark = {"passed": "ok", "failed": "FAIL", "warning": "warn"}.get(c["status"], "-")
+            lines.append(f"  {mark:<4} {c['id']} ({c['severity']}, {c['clause']}): "
+                         f"{visible(c['message'])}")
+        return "\n".join([*lines, "", verdict_line(model)])
     lines = [
-        f"m2m-contract {model.get('suite', 'conformance')}: client {visible(model.get('client'))}"
+        f"m2m-contract conformance: client {visible(model.get('client'))}"
         f" | profile {model.get('profile')}{strict} | {len(scenarios)} scenario(s)",
         "",
     ]
