@@ -11,6 +11,7 @@ import string
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 from hypothesis import assume, given
@@ -682,3 +683,111 @@ def test_a_value_with_a_lone_surrogate_is_sought_as_it_is() -> None:
 def test_a_password_beginning_with_your_is_no_placeholder() -> None:
     assert not is_placeholder("yourCompany2024!")
     assert redact('{"password": "yourCompany2024!"}') == '{"password": "REDACTED"}'
+
+
+# -- what the scrubber and the cassette check ask besides ----------------------------------
+
+
+def test_is_scrubbed_says_what_redaction_leaves() -> None:
+    token = make_jwt({"sub": "partner@clients"}, RNG.randbytes(64))
+    assert S.is_scrubbed(REDACTED) and S.is_scrubbed("<token>") and S.is_scrubbed(unsign(token))
+    assert not S.is_scrubbed(token) and not S.is_scrubbed("hunter2-secret")
+
+
+def test_a_signed_or_percent_encoded_cookie_is_a_credential_and_auth0_a_session() -> None:
+    signed = "s%3Av0%3A" + token_urlsafe(random.Random(2), 24)  # Express: s:v0:<id>.<sig>
+    assert is_credential_cookie("did", signed)
+    assert is_credential_cookie("auth0", "x") and is_credential_cookie("session2", "x")
+    assert not is_credential_cookie("did", "s%3Av0%3Ashort") and not is_credential_cookie("v2", "x")
+
+
+def test_learn_skips_placeholders_and_unsigned_tokens() -> None:
+    known = Known()
+    token = make_jwt({"sub": "partner@clients"}, RNG.randbytes(64))
+    known.learn({"access_token": unsign(token), "password": "null", "id_token": "<token>"})
+    assert len(known) == 0
+
+
+def test_a_form_key_is_named_decoded() -> None:
+    assert find_structural("client%5Fsecret=hunter2") == [
+        Finding("the client_secret field's value", "in a form", "secret")
+    ]
+
+
+OPAQUE = token_urlsafe(random.Random(3), 32)
+
+
+@pytest.mark.parametrize(
+    ("url", "clean", "label"),
+    [
+        (
+            "https://partner-client:hunter2@tenant.example/oauth/token",
+            "https://partner-client:REDACTED@tenant.example/oauth/token",
+            "the password in a URL's userinfo",
+        ),
+        (
+            f"https://api.example/members?{OPAQUE}=1&page=2",
+            "https://api.example/members?REDACTED=1&page=2",
+            "a token-shaped query key",
+        ),
+        (
+            f"/callback?code={OPAQUE}&state=xyz",
+            "/callback?code=REDACTED&state=xyz",
+            "a token-shaped query value",
+        ),
+        (
+            f"https://app.example/cb#access_token={OPAQUE}&token_type=Bearer",
+            "https://app.example/cb#access_token=REDACTED&token_type=Bearer",
+            "the access_token field's value",
+        ),
+        (
+            "https://x.example/?client%5Fsecret=a%2Fb&n=1",
+            "https://x.example/?client%5Fsecret=REDACTED&n=1",
+            "the client_secret field's value",
+        ),
+        (
+            "https://x.example/?q=Bearer+abcdefghijklmnop",
+            "https://x.example/?q=Bearer+REDACTED",
+            "Bearer credentials",
+        ),
+    ],
+)
+def test_a_url_loses_its_credentials_and_keeps_its_layout(url: str, clean: str, label: str) -> None:
+    assert S.redact_url(url) == clean
+    assert S.redact_url(clean) == clean
+    assert [f.label for f in S.find_url(url)] == [label]
+    assert S.find_url(clean) == []
+
+
+def test_a_jwt_in_a_url_is_unsigned_by_on_token_and_known_values_go_anywhere() -> None:
+    token = make_jwt({"sub": "partner@clients"}, RNG.randbytes(64))
+    assert S.redact_url(f"/cb?id_token={token}", on_token=unsign) == f"/cb?id_token={unsign(token)}"
+    secret = "the-secret-value"
+    url = f"https://u-{secret}@h.example/{secret}?k{quote_plus(secret)}=1#{secret}"
+    clean = "https://u-REDACTED@h.example/REDACTED?REDACTED=1#REDACTED"
+    assert S.redact_url(url, [secret]) == clean
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/oauth/token",
+        "https://api.example/members?page=2&sort=name&q=hello+world",
+        "https://user@host.example/path;v=1",
+        "mailto:partner@example.com",
+        "/relative/path?state=xyz#top",
+        "",
+    ],
+)
+def test_an_ordinary_url_is_left_as_it_is(url: str) -> None:
+    assert S.redact_url(url) == url and S.find_url(url) == []
+
+
+def test_urls_are_found_in_text_and_url_headers_named() -> None:
+    text = 'see "https://a.example/x?y=1", then <http://b.example/>.'
+    assert [m.group() for m in S.URL.finditer(text)] == [
+        "https://a.example/x?y=1",
+        "http://b.example/",
+    ]
+    assert S.is_url_header("Location") and S.is_url_header("content-location")
+    assert not S.is_url_header("Link") and not S.is_url_header("X-Location-Id")

@@ -25,6 +25,10 @@ this module, so they agree on what a secret looks like. Pure code: no I/O.
   the prefix and suffix rules apply to its signature.
 * Structural redaction (`redact`, `redact_header`, `redact_json`, `find_structural`): what
   needs no known value: secret and token fields, Bearer and Basic credentials, JWTs.
+  `is_scrubbed` says what they leave: a placeholder, or a JWT whose signature is REDACTED.
+* URLs (`redact_url`, `find_url`; `URL` finds them in text, `is_url_header` names the headers
+  that hold one): the password of `user:password@`, query and fragment keys and values by
+  field name, and keys or values shaped like a token (`looks_like_token`, decoded first).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import binascii
 import json
 import math
 import re
+import string
 import threading
 from bisect import bisect_right
 from collections import Counter
@@ -41,7 +46,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Literal, TypeAlias
-from urllib.parse import quote, quote_plus, unquote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 REDACTED = "REDACTED"
 Kind: TypeAlias = Literal["secret", "token"]
@@ -118,9 +123,13 @@ def is_credential_header(name: str) -> bool:
 
 
 def is_credential_cookie(name: str, value: str) -> bool:
-    """A cookie named like a secret, token or session, or whose value looks like a token."""
-    session = normalise_key(name).replace("_", "").endswith(_SESSION_COOKIES)
-    return session or is_secret_key(name) or is_token_key(name) or looks_like_token(value)
+    """A cookie named like a secret, token or session (digits at the end aside: `auth0`), or
+    whose value, percent-decoded, looks like a token or holds one between colons (a signed
+    cookie such as `s:v0:<id>.<signature>`)."""
+    bare = normalise_key(name).replace("_", "").rstrip(string.digits)
+    decoded = unquote(value.strip().strip('"'))
+    shaped = any(looks_like_token(piece) for piece in dict.fromkeys((decoded, *decoded.split(":"))))
+    return bare.endswith(_SESSION_COOKIES) or is_secret_key(name) or is_token_key(name) or shaped
 
 
 def is_placeholder(value: str) -> bool:
@@ -373,7 +382,8 @@ class Known:
                 self._values = tuple(sorted(values, key=lambda v: v.longest, reverse=True))
 
     def learn(self, parsed: Any) -> None:
-        """Add the string value of every secret and token field of parsed JSON, at any depth."""
+        """Add the string value of every secret and token field of parsed JSON, at any depth
+        (placeholders and unsigned JWTs aside: they are what redaction leaves)."""
         if isinstance(parsed, list):
             for item in parsed:
                 self.learn(item)
@@ -381,7 +391,8 @@ class Known:
             for key, value in parsed.items():
                 kind = _field_kind(str(key))
                 if kind is not None and isinstance(value, str):
-                    self.add(f"the issued {normalise_key(str(key))}", value, kind=kind)
+                    if not is_scrubbed(value):
+                        self.add(f"the issued {normalise_key(str(key))}", value, kind=kind)
                 else:
                     self.learn(value)
 
@@ -558,7 +569,9 @@ _CREDENTIALS = re.compile(
 _PROSE = re.compile(r"[A-Z]?[a-z]{1,15}")  # "Bearer authentication" is prose
 
 
-def _scrubbed(value: str) -> bool:
+def is_scrubbed(value: str) -> bool:
+    """What redaction leaves in a secret's place: a placeholder, or a JWT whose signature is
+    REDACTED (its header and claims kept)."""
     return is_placeholder(value) or (JWT.fullmatch(value) is not None and _unsigned(value))
 
 
@@ -585,9 +598,9 @@ def _structural(text: str, on_token: OnToken | None, found: list[Finding]) -> st
     """Every structural rule, once: the redacted text; what was hidden goes to `found`."""
 
     def hide(kind: Kind, key: str, value: str, where: str) -> str:
-        if _scrubbed(value):
+        if is_scrubbed(value):
             return value
-        found.append(Finding(f"the {normalise_key(key)} field's value", where, kind))
+        found.append(Finding(f"the {normalise_key(unquote_plus(key))} field's value", where, kind))
         return on_token(value) if on_token and kind == "token" else REDACTED
 
     out, at = [], 0  # quoted keys, in JSON at any nesting of JSON strings, or in a repr
@@ -620,13 +633,13 @@ def _structural(text: str, on_token: OnToken | None, found: list[Finding]) -> st
         return f"{m.group(1)}={value[0] + hidden + value[-1] if quoted else hidden}"
 
     def credentials(m: re.Match[str]) -> str:
-        if _scrubbed(m.group(3)) or _PROSE.fullmatch(m.group(3)):
+        if is_scrubbed(m.group(3)) or _PROSE.fullmatch(m.group(3)):
             return m.group()
         found.append(Finding(f"{m.group(1).capitalize()} credentials", "in text", "token"))
         return f"{m.group(1)}{m.group(2)}{REDACTED}"
 
     def jwt(m: re.Match[str]) -> str:
-        if _scrubbed(m.group()):
+        if is_scrubbed(m.group()):
             return m.group()
         found.append(Finding("a JWT", "in text", "token"))
         return on_token(m.group()) if on_token else REDACTED
@@ -684,3 +697,84 @@ def redact_json(
             item = REDACTED
         clean[redact(str(key), known)] = item
     return clean
+
+
+# -- URLs ----------------------------------------------------------------------------------
+
+URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{0,15}://[^\s\"'<>\\`{}|^]+")
+URL_HEADERS = ("location", "content-location", "referer", "origin")
+# RFC 3986, appendix B: scheme, authority, path, query, fragment; it matches any string.
+_URL_PARTS = re.compile(r"([^:/?#]+:)?(//[^/?#]*)?([^?#]*)(\?[^#]*)?(#.*)?", re.DOTALL)
+
+
+def is_url_header(name: str) -> bool:
+    """A header whose whole value is a URL, perhaps a relative one (`Location`)."""
+    return name.strip().lower() in URL_HEADERS
+
+
+def _url(url: str, known: Known, on_token: OnToken | None, found: list[Finding] | None) -> str:
+    """Every URL rule, once: the redacted URL; what was hidden goes to `found`."""
+
+    def note(label: str, kind: Kind) -> None:
+        if found is not None:
+            found.append(Finding(label, "in a URL", kind))
+
+    def structural(text: str) -> None:
+        if found is not None:
+            found.extend(find_structural(text))
+
+    def pairs(text: str) -> str:
+        out = []
+        for piece in text.split("&"):
+            key, eq, value = piece.partition("=")
+            name, decoded = unquote_plus(key), unquote_plus(value)
+            if not is_scrubbed(name) and (looks_like_token(name) or known.find(name)):
+                note("a token-shaped query key", "token")
+                key = REDACTED
+            kind = _field_kind(name)
+            if decoded and not is_scrubbed(decoded) and (kind or looks_like_token(decoded)):
+                label = f"the {normalise_key(name)} field's value" if kind else ""
+                note(label or "a token-shaped query value", kind or "token")
+                hidden = on_token(decoded) if on_token and kind != "secret" else REDACTED
+                value = quote(hidden, safe="-._~")
+            elif (clean := redact(decoded, known, on_token=on_token)) != decoded:
+                structural(decoded)
+                value = quote_plus(clean, safe="-._~")
+            out.append(f"{key}{eq}{value}")
+        return "&".join(out)
+
+    parts = _URL_PARTS.fullmatch(url)
+    assert parts is not None  # the pattern matches any string
+    scheme, authority, path, query, fragment = parts.groups("")
+    userinfo, at, host = authority.rpartition("@")
+    if at:
+        user, colon, password = userinfo.partition(":")
+        if colon and password and not is_scrubbed(unquote(password)):
+            note("the password in a URL's userinfo", "secret")
+            password = REDACTED
+        authority = f"{user}{colon}{password}@{host}"
+    structural(path)
+    path = redact(path, known, on_token=on_token)
+    query = "?" + pairs(query[1:]) if query else ""
+    if "=" in fragment:
+        fragment = "#" + pairs(fragment[1:])
+    else:
+        structural(fragment)
+        fragment = redact(fragment, known, on_token=on_token)
+    return known.redact(f"{scheme}{authority}{path}{query}{fragment}")
+
+
+def redact_url(
+    url: str, known: Known | Iterable[str] | None = None, *, on_token: OnToken | None = None
+) -> str:
+    """`url` with the password of its userinfo, its secret and token query (and fragment)
+    values and its token-shaped query keys and values REDACTED (tokens: `on_token(value)`),
+    the rest through `redact`; the layout of the URL is kept, so it still matches itself."""
+    return _url(url, _as_known(known), on_token, None)
+
+
+def find_url(url: str) -> list[Finding]:
+    """What `redact_url` would hide without a known value: one finding per label."""
+    found: list[Finding] = []
+    _url(url, _as_known(None), None, found)
+    return list(dict.fromkeys(found))

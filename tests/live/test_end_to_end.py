@@ -120,7 +120,9 @@ def test_an_optional_live_run_without_credentials_skips_saying_why(suite: Suite,
     else:
         result = suite.run("--live", env={"M2M_LIVE_OPTIONAL": "1"})
     result.assert_outcomes(skipped=CHECKS + 1)
-    result.stdout.fnmatch_lines(["*--live skipped: set M2M_LIVE_CLIENT_ID, M2M_LIVE_CLIENT_SECRET*"])
+    result.stdout.fnmatch_lines(
+        ["*--live skipped: set M2M_LIVE_CLIENT_ID, M2M_LIVE_CLIENT_SECRET*"]
+    )
 
 
 def test_without_cassettes_replay_skips_saying_how_to_record(suite: Suite) -> None:
@@ -230,7 +232,9 @@ def test_partners_own_pytest_recording_tests_can_use_the_same_scrubbing(
     replayed.assert_outcomes(passed=1)
 
 
-def test_a_run_refuses_a_token_request_past_its_budget_of_three(tmp_path: Path, served: EmulatorServer) -> None:
+def test_a_run_refuses_a_token_request_past_its_budget_of_three(
+    tmp_path: Path, served: EmulatorServer
+) -> None:
     run = LiveRun("live", tmp_path, LiveSettings.from_env(server_env(served)))
     for _ in range(TOKEN_REQUESTS):
         run._token_exchange("token")

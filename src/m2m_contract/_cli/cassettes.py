@@ -8,6 +8,26 @@ from pathlib import Path
 
 from ..live import check_cassettes, check_file
 
+DESCRIPTION = """\
+Search every file under DIR (default: cassettes), or the one file DIR names, for what the
+live suite's scrubber removes before writing: secrets and tokens under secret or token keys
+at any depth and in any case style (client_secret, clientSecret, access_token, idToken,
+refresh_token, password, apiKey...), credential headers (Authorization, X-Api-Key, any header
+named like a secret or token) and credential cookies (Cookie, Set-Cookie), Bearer and Basic
+credentials, signed JWTs anywhere, the password of a URL's user:password@, and token-shaped
+values in URL query keys and values and in Location headers. A VCR.py cassette is read as
+the traffic it replays: every header, the URL and the body, decoded first (YAML !!binary,
+escaped JSON, JSON and +json, forms, multipart, and gzip, x-gzip, deflate, br, zstd and
+stacked codings); a body that cannot be decoded, or a cassette that cannot be parsed, is a
+finding. Findings name the file and the place, never the value.
+
+Placeholders are allowed: a value that starts with REDACTED (REDACTED-demo-token), a mask
+(xxxx, ****), <token>, {{token}}, ${TOKEN}, YOUR_CLIENT_SECRET, or one of PLACEHOLDERS in
+m2m_contract/_secrets.py (add a spelling there to allow it); a JWT whose signature reads
+REDACTED is allowed too (its header and claims are no secret).
+
+Exit status: 0 clean, 1 findings, 2 no such directory."""
+
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
@@ -18,11 +38,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     commands = parser.add_subparsers(dest="cassettes_command", metavar="COMMAND", required=True)
     check = commands.add_parser(
         "check",
-        help="fail if any cassette holds a signed JWT, a secret or credentials",
-        description="Search every file under DIR (default: cassettes) for signed JWTs, client "
-        "secrets, refresh tokens and Basic/Bearer credentials, in the text and in the traffic "
-        "each cassette replays (binary, escaped and compressed bodies included). Exit 0 when "
-        "clean, 1 when something was found, 2 when DIR does not exist.",
+        help="fail if any cassette holds a secret, a credential or a usable token",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("directory", nargs="?", default="cassettes", metavar="DIR")
     check.set_defaults(run=_check)

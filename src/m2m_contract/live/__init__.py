@@ -6,8 +6,9 @@ themselves are in m2m_contract.contract (suite "live"). See docs/live.md.
 """
 
 from ._cassettes import CassetteMissing, Mode, ReplayError, vcr_config
+from ._codecs import ScrubError, decode, decode_body
 from ._hygiene import Finding, check_cassettes, check_file, check_text
-from ._scrub import Scrubber, decode_body, unsign
+from ._scrub import Scrubber
 from ._session import TOKEN_REQUESTS, LiveRun, verify_signature
 from ._settings import (
     SANDBOX_TOKEN_URL,
@@ -28,12 +29,13 @@ __all__ = [
     "MissingSettings",
     "Mode",
     "ReplayError",
+    "ScrubError",
     "Scrubber",
     "check_cassettes",
     "check_file",
     "check_text",
+    "decode",
     "decode_body",
-    "unsign",
     "vcr_config",
     "verify_signature",
     "wrong_secret_for",

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from ._scrub import Scrubber
+from ._scrub import Scrubber, ScrubError
 
 Mode = Literal["live", "record", "replay"]
 # No body matching: a replayed request carries a placeholder secret, and a failed match must
@@ -34,8 +34,9 @@ class ReplayError(RuntimeError):
 def vcr_config(secrets: Iterable[str] = (), scrubber: Scrubber | None = None) -> dict[str, Any]:
     """VCR.py options (also a pytest-recording `vcr_config`) that scrub before writing.
 
-    `secrets` are hidden wherever they appear, in any spelling; credentials, secret fields and
-    token signatures are removed whatever the body's Content-Type or compression.
+    `secrets` are hidden wherever they appear, in any spelling; credentials, secret and token
+    fields, token-shaped values in token places and token signatures are removed whatever the
+    body's Content-Type or compression (a body that cannot be decoded raises `ScrubError`).
     """
     scrub = scrubber or Scrubber(secrets)
     return {
@@ -71,8 +72,11 @@ class Recorder:
         if self.mode == "record":
             path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)  # a token and its verdict come from one run
-            with recorder.use_cassette(str(path), record_mode="all") as cassette:
-                yield cassette
+            try:
+                with recorder.use_cassette(str(path), record_mode="all") as cassette:
+                    yield cassette
+            except ScrubError as exc:  # what could not be scrubbed was not written
+                raise ScrubError(f"{path}: {exc}", exc.codec) from None
             return
         if not path.is_file():
             raise CassetteMissing(path)
