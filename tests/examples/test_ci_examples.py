@@ -1,4 +1,4 @@
-"""The CI action and the CI examples of docs/conformance.md: valid against the GitHub Actions
+"""The CI action and the CI examples of docs/conformance.md and docs/live.md: valid against the GitHub Actions
 and GitLab CI schemas (check-jsonschema's vendored copies, offline), and clean under zizmor."""
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ def tool(name: str) -> str:
 
 
 def documented(tmp_path: Path) -> dict[str, Path]:
-    """Each YAML block of docs/conformance.md whose first line names its file, written out."""
-    text = (ROOT / "docs/conformance.md").read_text(encoding="utf-8")
+    """Each YAML block of docs/conformance.md and docs/live.md whose first line names its
+    file, written out."""
+    text = "".join((ROOT / "docs" / name).read_text(encoding="utf-8")
+                   for name in ("conformance.md", "live.md"))
     files = {}
     for body, name in re.findall(r"```yaml\n(# (\S+)\n.*?)```", text, re.S):
         path = tmp_path / name
@@ -47,7 +49,8 @@ def test_the_action_is_a_valid_github_action() -> None:
 
 def test_the_documented_workflows_and_gitlab_job_are_valid(tmp_path: Path) -> None:
     files = documented(tmp_path)
-    assert {".github/workflows/oauth-contract.yml", ".gitlab-ci.yml"} <= set(files)
+    assert {".github/workflows/oauth-contract.yml", ".gitlab-ci.yml",
+            ".github/workflows/m2m-live.yml"} <= set(files)
     for name, path in files.items():
         schema = next(s for prefix, s in SCHEMAS.items() if name.startswith(prefix))
         done = run(tool("check-jsonschema"), "--builtin-schema", schema, str(path))
