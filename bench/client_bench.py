@@ -27,8 +27,6 @@ import asyncio
 import importlib
 import importlib.metadata
 import json
-import os
-import platform
 import sys
 import threading
 import time
@@ -39,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import describe_machine, dist_version
 
 from m2m_contract.client import ClientCredentials
 from m2m_contract.emulator import Emulator, EmulatorTransport, Fault
@@ -295,10 +294,11 @@ def verdict(data: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version(), "nproc": str(os.cpu_count())}
-    for dist in ("httpx", "httpx-auth", "Authlib", "m2m-contract"):
-        found[dist] = importlib.metadata.version(dist)
+def versions() -> dict[str, Any]:
+    """The machine (bench/common.py) and the peers' versions."""
+    found = describe_machine()
+    for dist in ("httpx-auth", "Authlib"):
+        found[dist] = dist_version(dist)
     return found
 
 

@@ -1,4 +1,5 @@
-"""Regenerate docs/benchmarks.md and its charts from bench/results/*.json.
+"""Regenerate docs/benchmarks.md, docs/benchmarks-emulator.md and the charts from
+bench/results/*.json.
 
 Run (from the repository root)::
 
@@ -24,11 +25,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import report_emulator
 from report_sections import (
     COMMANDS,
     EMULATOR,
+    FALLBACK,
     NOCACHE,
     PEER,
+    PLAIN,
     SOURCES,
     Results,
     client,
@@ -43,9 +47,11 @@ from report_sections import (
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
+EMULATOR_DOC = ROOT / "docs" / "benchmarks-emulator.md"
 CHART = ROOT / "docs" / "benchmarks.png"
 SOAK_CHART = ROOT / "docs" / "benchmarks-soak.png"
-COLOURS = {EMULATOR: "#2b6cb0", NOCACHE: "#90cdf4", PEER: "#dd6b20"}
+COLOURS = {EMULATOR: "#2b6cb0", PLAIN: "#2c7a7b", FALLBACK: "#81e6d9", NOCACHE: "#90cdf4",
+           PEER: "#dd6b20"}  # fmt: skip
 
 
 def load() -> Results:
@@ -80,9 +86,9 @@ def draw_comparison(res: Results, path: Path) -> bool:
     if "emulator_http" not in res:
         return False
     servers = res["emulator_http"]["servers"]
-    names = [n for n in (EMULATOR, NOCACHE, PEER) if n in servers]
+    names = [n for n in (PLAIN, FALLBACK, EMULATOR, NOCACHE, PEER) if n in servers]
     sm = [servers[n]["summary"] for n in names]
-    fig, (left, right) = _pyplot().subplots(1, 2, figsize=(11, 3.6), dpi=110)
+    fig, (left, right) = _pyplot().subplots(1, 2, figsize=(12, 1.2 + 0.6 * len(names)), dpi=110)
     y = list(range(len(names)))[::-1]
     colours = [COLOURS[n] for n in names]
     left.barh(y, [x["tokens_per_s"] for x in sm], color=colours)
@@ -228,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         measure_tests()
     res = load()
     DOC.write_text(render(res))
+    EMULATOR_DOC.write_text(report_emulator.render(res.get("emulator_http")))
     drawn = [
         p.name
         for p, ok in (
@@ -238,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     absent = [n for n in SOURCES if n not in res]
     print(
-        f"report: wrote {DOC.relative_to(ROOT)} and {', '.join(drawn) or 'no chart'}"
+        f"report: wrote {DOC.relative_to(ROOT)}, {EMULATOR_DOC.relative_to(ROOT)} and "
+        f"{', '.join(drawn) or 'no chart'}"
         + (f"; missing: {', '.join(absent)}" if absent else "")
     )
     return 0

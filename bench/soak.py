@@ -6,8 +6,8 @@ Run (from the repository root; wrk must be installed, `bash bench/setup_peers.sh
 
 What it does:
 
-1. Starts ``m2m-contract serve --host 127.0.0.1 --port 0 --journal-size N`` as a subprocess
-   (its own process group), reads the URL it announces, waits for ``/healthz`` (bounded), and
+1. Starts ``m2m-contract serve --host 127.0.0.1 --port P --journal-size N`` as a subprocess
+   (its own process group, through bench/common.py), waits for ``/healthz`` (bounded), and
    gets one access token for the built-in demo client.
 2. Drives it with wrk and ``bench/soak.lua``, which mixes the two kinds of traffic a CI fleet
    sends: every ``--token-every``-th request is a JSON client_credentials POST (scope rotating
@@ -17,9 +17,9 @@ What it does:
 3. Warms up (``--warmup`` s, enough to fill the journal ring), then runs wrk for
    ``--duration`` s while reading the server's VmRSS (/proc/PID/status) and CPU time every
    ``--sample-interval`` s.
-4. Reads the journal over the admin API to confirm it holds exactly ``--journal-size``
-   exchanges, stops the server (SIGTERM, then SIGKILL), prints a summary and writes
-   ``bench/results/soak.json``.
+4. Reads the journal over the admin API (``held`` of a one-exchange page) to confirm it
+   holds exactly ``--journal-size`` exchanges, stops the server (SIGTERM, then SIGKILL),
+   prints a summary and writes ``bench/results/soak.json``.
 
 Targets (reported, not asserted): zero non-2xx answers and zero socket errors (no fault is
 armed, every request is valid), and a flat RSS: growth over the measured run of at most
@@ -32,182 +32,67 @@ cannot run. Loopback only; every wait is bounded.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import importlib.metadata
-import json
 import os
-import platform
-import re
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import threading
-import time
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
+from common import (
+    RESULTS_DIR,
+    Server,
+    SetupError,
+    Wrk,
+    describe_machine,
+    find_wrk,
+    free_port,
+    proc_status_kib,
+    run_wrk,
+    write_json,
+)
 
-BENCH_DIR = Path(__file__).resolve().parent
-DEFAULT_OUTPUT = BENCH_DIR / "results" / "soak.json"
-READY_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
+DEFAULT_OUTPUT = RESULTS_DIR / "soak.json"
 FLAT_SHARE, FLAT_FLOOR_KIB = 0.05, 4096
-LUA_SCRIPT = BENCH_DIR / "soak.lua"  # the traffic: which requests, how answers are counted
+LUA_SCRIPT = Path(__file__).resolve().parent / "soak.lua"  # which requests, how answers count
+SETTINGS = ("duration", "warmup", "threads", "connections", "token_every", "journal_size",
+            "sample_interval")  # fmt: skip
 
 
-class SetupError(Exception):
-    """The soak cannot run here."""
+def start_server(journal_size: int, tmp: Path) -> Server:
+    """`m2m-contract serve` of this venv on a free loopback port, answering /healthz."""
+    exe = Path(sys.executable).with_name("m2m-contract")
+    if not exe.exists():
+        raise SetupError("m2m-contract is not installed; run: .venv/bin/pip install -e .")
+    port = free_port(set())
+    argv = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--journal-size", str(journal_size)]  # fmt: skip
+    server = Server("m2m-contract", argv, port, tmp / "soak-server.log")
+    server.start()
+    server.wait_ready()
+    return server
 
 
-def status_field(pid: int, name: str) -> int:
-    """A kB field of /proc/PID/status, e.g. VmRSS."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(name + ":"):
-            return int(line.split()[1])
-    raise SetupError(f"no {name} in /proc/{pid}/status")
+def get_token(server: Server) -> str:
+    """An access token for the demo client, checked against the API."""
+    with httpx.Client(base_url=server.base_url, timeout=5, trust_env=False) as http:
+        answer = http.post(
+            "/oauth/token",
+            json={"client_id": "demo-client", "client_secret": "demo-secret",
+                  "grant_type": "client_credentials"},
+        )  # fmt: skip
+        token: str = answer.json()["access_token"]
+        check = http.get("/api/members", headers={"Authorization": f"Bearer {token}"})
+    if check.status_code != 200:
+        raise SetupError(f"the API refused the soak's token: {check.status_code}")
+    return token
 
 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def start_server(journal_size: int) -> tuple[subprocess.Popen[str], str, list[str]]:
-    script = Path(sys.executable).with_name("m2m-contract")
-    exe = str(script) if script.exists() else shutil.which("m2m-contract")
-    if not exe:
-        raise SetupError("m2m-contract is not installed; run: .venv/bin/pip install -e .")
-    argv = [exe, "serve", "--host", "127.0.0.1", "--port", "0", "--journal-size", str(journal_size)]
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    stdout = proc.stdout
-    assert stdout is not None
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(READY_TIMEOUT_S)
-    match = re.search(r"http://127\.0\.0\.1:\d+", lines[0] if lines else "")
-    if not match:
-        stop_server(proc)
-        raise SetupError(f"the server did not announce its URL: {lines!r}")
-    # Keep draining its output so a chatty server can never block on a full pipe.
-    threading.Thread(target=stdout.read, daemon=True).start()
-    return proc, match.group(0), argv
-
-
-def stop_server(proc: subprocess.Popen[str]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=STOP_TIMEOUT_S)
-
-
-def wait_ready(url: str, proc: subprocess.Popen[str]) -> str:
-    """Wait for /healthz, then return an access token for the demo client."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(base_url=url, timeout=5) as http:
-        while True:
-            if proc.poll() is not None:
-                raise SetupError(f"the server exited with status {proc.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if http.get("/healthz").status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise SetupError("the server did not answer /healthz in time")
-            time.sleep(0.1)
-        answer = http.post(
-            "/oauth/token",
-            json={
-                "client_id": "demo-client",
-                "client_secret": "demo-secret",
-                "grant_type": "client_credentials",
-            },
-        )
-        token: str = answer.json()["access_token"]
-        check = http.get("/api/members", headers={"Authorization": f"Bearer {token}"})
-        if check.status_code != 200:
-            raise SetupError(f"the API refused the soak's token: {check.status_code}")
-        return token
-
-
-def run_wrk(
-    args: argparse.Namespace, url: str, script: Path, token: str, seconds: int, on_tick: Any = None
-) -> dict[str, Any]:
-    wrk = shutil.which("wrk")
-    assert wrk is not None
-    argv = [
-        wrk,
-        f"-t{args.threads}",
-        f"-c{args.connections}",
-        f"-d{seconds}s",
-        "--latency",
-        "--timeout",
-        "10s",
-        "-s",
-        str(script),
-        url,
-    ]
-    env = {**os.environ, "SOAK_TOKEN": token, "SOAK_TOKEN_EVERY": str(args.token_every)}
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    started, limit = time.monotonic(), seconds + 60
-    while proc.poll() is None:
-        if time.monotonic() - started > limit:
-            proc.kill()
-            raise SetupError("wrk did not finish in time")
-        if on_tick is not None:
-            on_tick(time.monotonic() - started)
-        time.sleep(args.sample_interval if on_tick is not None else 0.2)
-    output = proc.stdout.read() if proc.stdout else ""
-    line = next((x for x in output.splitlines() if x.startswith("SOAK_JSON ")), None)
-    if line is None:
-        raise SetupError(f"wrk printed no result:\n{output[-2000:]}")
-    result: dict[str, Any] = json.loads(line.removeprefix("SOAK_JSON "))
-    result["wrk_command"] = " ".join(argv)
-    return result
-
-
-def machine() -> dict[str, Any]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu,
-        "kernel": platform.release(),
-        "mem_total_kib": status_like("/proc/meminfo", "MemTotal"),
-        "python": platform.python_version(),
-        "wrk": wrk_version.split(" Copyright")[0].strip(),
-        "uvicorn": importlib.metadata.version("uvicorn"),
-        "m2m-contract": importlib.metadata.version("m2m-contract"),
-    }
-
-
-def status_like(path: str, name: str) -> int:
-    for line in Path(path).read_text().splitlines():
-        if line.startswith(name + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 def summarise(
@@ -269,63 +154,53 @@ def summarise(
 
 
 def soak(args: argparse.Namespace) -> dict[str, Any]:
-    if shutil.which("wrk") is None:
-        raise SetupError("wrk is not installed; run: bash bench/setup_peers.sh")
+    wrk = find_wrk()
+    load = Wrk(args.threads, args.connections, LUA_SCRIPT, prefix="SOAK_JSON ")
     load_before = os.getloadavg()[0]  # other work on the machine skews every figure
-    proc, url, argv = start_server(args.journal_size)
-    script = LUA_SCRIPT
-    try:
-        token = wait_ready(url, proc)
-        idle_kib = status_field(proc.pid, "VmRSS")
-        print(
-            f"soak: server {url} (pid {proc.pid}), RSS idle {idle_kib} KiB; "
-            f"warm-up {args.warmup} s",
-            flush=True,
-        )
-        run_wrk(args, url, script, token, args.warmup)
-        warm_kib = status_field(proc.pid, "VmRSS")
-        samples: list[dict[str, float]] = []
-        cpu0 = cpu_seconds(proc.pid)
+    with tempfile.TemporaryDirectory(prefix="m2m-soak-") as tmp:
+        server = start_server(args.journal_size, Path(tmp))
+        try:
+            assert server.proc is not None
+            pid = server.proc.pid
+            token = get_token(server)
+            env = {"SOAK_TOKEN": token, "SOAK_TOKEN_EVERY": str(args.token_every)}
+            idle_kib = proc_status_kib(pid, "VmRSS")
+            print(f"soak: server {server.base_url} (pid {pid}), RSS idle {idle_kib} KiB; "
+                  f"warm-up {args.warmup} s", flush=True)  # fmt: skip
+            run_wrk(wrk, load, server, args.warmup, env=env)
+            warm_kib = proc_status_kib(pid, "VmRSS")
+            samples: list[dict[str, float]] = []
+            cpu0 = cpu_seconds(pid)
 
-        def tick(elapsed: float) -> None:
-            samples.append(
-                {
-                    "t_s": round(elapsed, 2),
-                    "rss_kib": status_field(proc.pid, "VmRSS"),
-                    "cpu_s": round(cpu_seconds(proc.pid) - cpu0, 2),
-                }
-            )
+            def tick(elapsed: float) -> None:
+                samples.append({"t_s": round(elapsed, 2),
+                                "rss_kib": proc_status_kib(pid, "VmRSS"),
+                                "cpu_s": round(cpu_seconds(pid) - cpu0, 2)})  # fmt: skip
 
-        print(f"soak: RSS after warm-up {warm_kib} KiB; measuring {args.duration} s", flush=True)
-        load = run_wrk(args, url, script, token, args.duration, on_tick=tick)
-        cpu = cpu_seconds(proc.pid) - cpu0
-        end_kib = status_field(proc.pid, "VmRSS")
-        with httpx.Client(base_url=url, timeout=60) as http:
-            held = len(http.get("/__admin/journal").json()["exchanges"])
-    finally:
-        stop_server(proc)
-    result = summarise(load, samples, idle_kib, warm_kib, end_kib, held, args)
+            print(f"soak: RSS after warm-up {warm_kib} KiB; measuring {args.duration} s",
+                  flush=True)  # fmt: skip
+            measured = run_wrk(wrk, load, server, args.duration, env=env, on_tick=tick,
+                               tick_s=args.sample_interval)  # fmt: skip
+            cpu = cpu_seconds(pid) - cpu0
+            end_kib = proc_status_kib(pid, "VmRSS")
+            with httpx.Client(base_url=server.base_url, timeout=60, trust_env=False) as http:
+                held = int(http.get("/__admin/journal", params={"limit": 1}).json()["held"])
+        finally:
+            server.stop()
+    result = summarise(measured, samples, idle_kib, warm_kib, end_kib, held, args)
     result["server_cpu_s"] = round(cpu, 2)
     result["load_average_1min"] = {"before": load_before, "after": os.getloadavg()[0]}
     return {
         "benchmark": "soak",
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python bench/soak.py " + " ".join(sys.argv[1:]),
-        "machine": machine(),
+        "machine": describe_machine(),
         "settings": {
             k: getattr(args, k)
-            for k in (
-                "duration",
-                "warmup",
-                "threads",
-                "connections",
-                "token_every",
-                "journal_size",
-                "sample_interval",
-            )
+            for k in SETTINGS
         },
-        "server_command": " ".join(argv),
-        "wrk_command": load["wrk_command"],
+        "server_command": server.command,
+        "wrk_command": measured["wrk_command"],
         "results": result,
         "valid": result["targets"]["zero_errors"] and result["targets"]["journal_bounded"],
     }
@@ -352,8 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     except SetupError as exc:
         print(f"soak: cannot run: {exc}", file=sys.stderr)
         return 2
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.output, report)
     r = report["results"]
     print(
         f"soak: {r['requests']} requests in {r['duration_s']} s = {r['requests_per_s']}/s "

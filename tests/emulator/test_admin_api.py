@@ -12,6 +12,8 @@ from m2m_contract.emulator import Emulator, Request
 
 from .conftest import CLIENT_SECRET, Door
 
+JSON = {"content-type": "application/json"}  # what every admin request that changes state sends
+
 
 def test_post_fault_arms_it_and_get_lists_it(http_door: Door) -> None:
     fault = {"target": "token", "status": 503, "json": {"error": "temporarily_unavailable"},
@@ -66,7 +68,7 @@ def test_bad_fault_is_refused_with_400_and_nothing_is_armed(http_door: Door) -> 
     ids=["empty", "not-json", "deeply-nested", "huge-delay"],
 )
 def test_malformed_admin_body_is_400_not_500(http_door: Door, body: bytes) -> None:
-    response = http_door.client.post("/__admin/faults", content=body)
+    response = http_door.client.post("/__admin/faults", content=body, headers=JSON)
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
@@ -75,7 +77,7 @@ def test_malformed_admin_body_is_400_not_500(http_door: Door, body: bytes) -> No
 def test_delete_faults_disarms_everything(http_door: Door) -> None:
     http_door.client.post("/__admin/faults", json={"target": "token", "status": 500, "times": None})
 
-    response = http_door.client.delete("/__admin/faults")
+    response = http_door.client.delete("/__admin/faults", headers=JSON)
 
     assert response.json() == {"faults": []}
     assert http_door.token_response().status_code == 200
@@ -103,13 +105,15 @@ def test_admin_requests_are_not_journaled(http_door: Door) -> None:
     http_door.client.get("/__admin/faults")
     http_door.client.get("/__admin/journal")
 
-    assert http_door.client.get("/__admin/journal").json() == {"exchanges": []}
+    assert http_door.client.get("/__admin/journal").json() == {
+        "exchanges": [], "next": None, "held": 0
+    }
 
 
 def test_delete_journal_empties_it(http_door: Door) -> None:
     http_door.token()
 
-    assert http_door.client.delete("/__admin/journal").json() == {"exchanges": []}
+    assert http_door.client.delete("/__admin/journal", headers=JSON).json() == {"exchanges": []}
     assert len(http_door.emulator.journal) == 0
 
 
@@ -118,7 +122,7 @@ def test_reset_forgets_faults_journal_and_revocations(http_door: Door) -> None:
     http_door.client.post("/__admin/revoke", json={"token": token})
     http_door.client.post("/__admin/faults", json={"target": "api", "status": 500, "times": None})
 
-    response = http_door.client.post("/__admin/reset")
+    response = http_door.client.post("/__admin/reset", headers=JSON)
 
     assert response.json() == {"reset": True}
     assert len(http_door.emulator.journal) == 0
@@ -163,7 +167,7 @@ def test_clock_advance_expires_tokens(http_door: Door) -> None:
 def test_bad_clock_advance_is_400_and_leaves_the_clock_usable(
     http_door: Door, body: bytes
 ) -> None:
-    response = http_door.client.post("/__admin/clock", content=body)
+    response = http_door.client.post("/__admin/clock", content=body, headers=JSON)
 
     assert response.status_code == 400
     assert "advance" in response.json()["error_description"]
@@ -173,27 +177,31 @@ def test_bad_clock_advance_is_400_and_leaves_the_clock_usable(
 def test_clock_advance_on_the_system_clock_is_409() -> None:
     emulator = Emulator()  # SystemClock
 
-    response = emulator.handle(Request("POST", "/__admin/clock", body=b'{"advance": 1}'))
+    response = emulator.handle(
+        Request("POST", "/__admin/clock", headers=(("content-type", "application/json"),),
+                body=b'{"advance": 1}')
+    )
 
     assert response.status == 409
 
 
-def test_keys_rotate_adds_a_signing_key_and_keeps_the_old_one(http_door: Door) -> None:
+def test_keys_rotate_promotes_the_next_key_and_publishes_a_new_next_one(http_door: Door) -> None:
+    keys = http_door.emulator.keys
     old_token = http_door.token()
-    old_kid = http_door.emulator.keys.signing_kid
+    old_kid, next_kid = keys.signing_kid, keys.next_kid
 
-    response = http_door.client.post("/__admin/keys/rotate")
+    response = http_door.client.post("/__admin/keys/rotate", headers=JSON)
 
-    new_kid = response.json()["kid"]
+    assert response.json() == {"kid": next_kid, "next": keys.next_kid}
     jwks = http_door.client.get("/.well-known/jwks.json").json()
-    assert [k["kid"] for k in jwks["keys"]] == [old_kid, new_kid]
-    assert jwt.get_unverified_header(http_door.token())["kid"] == new_kid
-    assert http_door.api(old_token).status_code == 200
+    assert [k["kid"] for k in jwks["keys"]] == [old_kid, next_kid, keys.next_kid]
+    assert jwt.get_unverified_header(http_door.token())["kid"] == next_kid
+    assert http_door.api(old_token).status_code == 200  # the previous key stays published
 
 
 def test_unknown_admin_route_is_404_and_wrong_method_405(http_door: Door) -> None:
     assert http_door.client.get("/__admin/nothing").status_code == 404
-    assert http_door.client.put("/__admin/faults").status_code == 405
+    assert http_door.client.put("/__admin/faults", headers=JSON).status_code == 405
     assert http_door.client.get("/__admin/reset").status_code == 405
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
 from typing import Any
 
 import httpx
@@ -16,7 +17,6 @@ from m2m_contract.emulator import (
     EmulatorServer,
     FakeClock,
     ServerError,
-    _server,
     respx_router,
 )
 
@@ -98,23 +98,38 @@ def test_fixture_m2m_tls_server_serves_https_with_its_ca_bundle(
     assert discovery["issuer"] == f"{m2m_tls_server.base_url}/"
 
 
-def test_server_works_on_the_plain_asyncio_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without uvloop (not installed, or Windows) uvicorn serves the listening socket itself
-    # rather than a duplicate; the server must keep it open.
-    original = _server.uvicorn_config
-
-    def asyncio_config(*args: Any, **kwargs: Any) -> Any:
-        config = original(*args, **kwargs)
-        config.loop = "asyncio"
-        config.http = "h11"
-        return config
-
-    monkeypatch.setattr(_server, "uvicorn_config", asyncio_config)
-
-    with EmulatorServer(Emulator(clock=FakeClock())) as server:
-        statuses = [httpx.get(f"{server.base_url}/healthz").status_code for _ in range(3)]
+def test_server_works_on_the_plain_asyncio_event_loop_and_the_pure_python_parser() -> None:
+    # The README's plain install may lack uvloop and httptools. Without uvloop uvicorn serves
+    # the listening socket itself rather than a duplicate: the server must keep it open.
+    emulator = Emulator(clock=FakeClock())
+    with (
+        EmulatorServer(emulator, http="h11", loop="asyncio") as server,
+        httpx.Client(base_url=server.base_url) as client,  # one keep-alive connection
+    ):
+        statuses = [client.get("/healthz").status_code for _ in range(3)]
+        token = client.post("/oauth/token", json=token_body())
 
     assert statuses == [200, 200, 200]
+    assert token.status_code == 200
+
+
+def test_serve_forever_serves_in_the_calling_thread_until_stopped() -> None:
+    server = EmulatorServer(Emulator(clock=FakeClock()), tls=True)
+    seen: dict[str, Any] = {}
+
+    def ready(served: EmulatorServer) -> None:
+        def use_then_stop() -> None:
+            context = ssl.create_default_context(cafile=str(served.ca_bundle))
+            seen["status"] = httpx.get(f"{served.base_url}/healthz", verify=context).status_code
+            seen["folder"] = served.ca_bundle.parent if served.ca_bundle else None
+            served.stop()
+
+        threading.Thread(target=use_then_stop, daemon=True).start()
+
+    server.serve_forever(ready=ready)  # returns once stop() is called
+
+    assert seen["status"] == 200
+    assert seen["folder"] is not None and not seen["folder"].exists()  # TLS files removed
 
 
 def test_server_on_a_busy_port_raises_server_error() -> None:
@@ -205,8 +220,8 @@ def test_every_accepted_connection_has_tcp_nodelay() -> None:
     emulator = Emulator()
     with EmulatorServer(emulator) as server, httpx.Client() as client:
         assert client.get(f"{server.base_url}/healthz").status_code == 200
-        app = server._server.config.app  # type: ignore[union-attr]
-        transports = list(app.connections.values())
+        assert server.connections == 1
+        transports = server._server.app.connections.values()  # type: ignore[union-attr]
         assert transports
         sock = transports[0].get_extra_info("socket")
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

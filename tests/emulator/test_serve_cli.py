@@ -2,96 +2,28 @@
 
 from __future__ import annotations
 
-import os
-import queue
+import argparse
+import signal
 import socket
 import ssl
 import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
 
-from m2m_contract._cli import main
+from m2m_contract._cli import build_parser, main
 
 from .conftest import token_body
+from .serving import STARTUP_TIMEOUT, clean_env, command, serve
 
 EXAMPLE_TENANT = Path(__file__).resolve().parents[2] / "docs" / "tenant.example.toml"
-STARTUP_TIMEOUT = 30.0
-
-
-@dataclass
-class Served:
-    url: str
-    lines: dict[str, str]  # "token endpoint" -> value, ...
-    ca_bundle: str | None
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-
-
-def _command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "m2m_contract", "serve", *args]
-
-
-@contextmanager
-def serve(*args: str) -> Iterator[Served]:
-    """Run `m2m-contract serve --port 0 ARGS`, wait for its banner, always stop it."""
-    proc = subprocess.Popen(
-        _command("--port", "0", *args),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        banner: dict[str, str] = {}
-        url = None
-        # The banner's lines, as _serve prints them: CA bundle with --tls, tenant without --config.
-        wanted = {"issuer"}
-        wanted |= {"CA bundle"} if "--tls" in args else set()
-        wanted |= set() if "--config" in args else {"tenant"}
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while url is None or not wanted <= banner.keys():
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            if line is None:
-                assert proc.stderr is not None
-                pytest.fail(f"serve exited early ({proc.wait()}): {proc.stderr.read()}")
-            if "listening on " in line:
-                url = line.split("listening on ", 1)[1].strip()
-            elif ":" in line:
-                key, _, value = line.strip().partition(":")
-                banner[key.strip()] = value.strip()
-        yield Served(url, banner, banner.get("CA bundle"))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 def run_failing(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        _command(*args), capture_output=True, text=True, timeout=STARTUP_TIMEOUT, env=_env(),
+        command(*args), capture_output=True, text=True, timeout=STARTUP_TIMEOUT, env=clean_env(),
         check=False,
     )
 
@@ -210,3 +142,106 @@ def test_serve_with_bad_setup_returns_2_with_a_message(
     assert err.startswith("m2m-contract serve: ")
     assert message in err
     assert out == ""
+
+
+@pytest.mark.parametrize(("host", "loopback"), [("0.0.0.0", "127.0.0.1"), ("::", "[::1]")])
+def test_serve_on_a_wildcard_address_prints_a_loopback_url_the_reference_client_uses(
+    host: str, loopback: str
+) -> None:
+    from m2m_contract.client import ClientCredentials
+
+    with serve("--host", host) as served:
+        port = served.url.rsplit(":", 1)[1]
+        auth = ClientCredentials(served.lines["token endpoint"], "demo-client", "demo-secret")
+        with httpx.Client(auth=auth) as client:
+            api = client.get(f"{served.url}/api/members")
+
+    assert served.url == f"http://{loopback}:{port}"
+    shown = f"[{host}]" if ":" in host else host
+    assert served.lines["bound to"] == f"{shown}:{port}"
+    assert served.lines["token endpoint"] == f"{served.url}/oauth/token"
+    assert served.lines["issuer"] == f"{served.url}/"
+    assert api.status_code == 200
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_serve_stops_on_a_signal_with_status_0_and_removes_its_temporary_files(
+    signal_name: str,
+) -> None:
+    with serve("--tls") as served:
+        assert served.ca_bundle is not None
+        folder = Path(served.ca_bundle).parent
+        assert (folder / "server.key").stat().st_mode & 0o777 == 0o600
+        served.proc.send_signal(getattr(signal, signal_name))
+        status = served.proc.wait(timeout=15)
+        assert served.proc.stderr is not None
+        errors = served.proc.stderr.read()
+
+    assert status == 0
+    assert not folder.exists()
+    assert "Traceback" not in errors
+
+
+def test_serve_writes_a_new_key_file_readable_by_its_owner_only(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.pem"
+
+    with serve("--keys", str(keys)) as served, httpx.Client(base_url=served.url) as client:
+        jwks = client.get("/.well-known/jwks.json").json()
+
+    assert keys.stat().st_mode & 0o777 == 0o600
+    assert keys.read_bytes().count(b"BEGIN PRIVATE KEY") == 2  # signing and next, as Auth0
+    assert len(jwks["keys"]) == 2
+
+
+def test_serve_help_describes_every_option_and_the_exit_statuses(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["serve", "--help"])
+
+    text = capsys.readouterr().out
+    assert done.value.code == 0
+    parser = next(
+        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    ).choices["serve"]
+    for action in parser._actions:
+        assert action.help, f"{action.option_strings} has no help text"
+        for flag in action.option_strings:
+            assert flag in text
+    assert "exit status:" in text
+    assert "  0  stopped by SIGINT (Ctrl+C) or SIGTERM" in text
+    assert "  2  usage or setup error" in text
+
+
+def test_serve_beyond_loopback_turns_the_admin_api_off_without_a_token() -> None:
+    with serve("--host", "0.0.0.0") as served, httpx.Client(base_url=served.url) as client:
+        refused = client.get("/__admin/faults")
+        token = client.post("/oauth/token", json=token_body())
+
+    assert served.lines["admin API"].startswith("off")
+    assert refused.status_code == 403
+    assert "admin token" in refused.json()["error_description"]
+    assert token.status_code == 200  # the emulator itself serves everyone
+
+
+def test_serve_beyond_loopback_with_an_admin_token_from_the_environment() -> None:
+    secret = "an-admin-token-of-some-length"
+    env = clean_env(M2M_ADMIN_TOKEN=secret)
+    with serve("--host", "0.0.0.0", env=env) as served, httpx.Client(base_url=served.url) as c:
+        without = c.get("/__admin/faults")
+        wrong = c.get("/__admin/faults", headers={"authorization": "Bearer not-the-token"})
+        right = c.get("/__admin/faults", headers={"authorization": f"Bearer {secret}"})
+        assert served.proc.stdout is not None
+
+    assert served.lines["admin API"] == "needs Authorization: Bearer <admin token>"
+    assert (without.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+    assert without.headers["www-authenticate"] == 'Bearer realm="m2m-contract admin"'
+    assert secret not in " ".join(served.lines.values())
+
+
+def test_serve_refuses_a_short_admin_token() -> None:
+    done = run_failing("--admin-token", "short")
+
+    assert done.returncode == 2
+    assert "the admin token must be 16 to 512 printable ASCII characters" in done.stderr
+    assert "short" not in done.stderr

@@ -298,10 +298,15 @@ def test_audience_without_client_grant_gets_not_authorized_403(door: Door) -> No
     )
 
 
-def test_unknown_audience_gets_service_not_found_403(door: Door) -> None:
+def test_unknown_audience_gets_auth0s_service_not_enabled_403(door: Door) -> None:
     response = door.token_response(audience="https://nowhere.example/")
 
-    assert_error(response, 403, "access_denied", "Service not found: https://nowhere.example/")
+    assert_error(
+        response,
+        403,
+        "access_denied",
+        "Service not enabled within domain: https://nowhere.example/",
+    )
 
 
 def test_scopes_not_granted_get_403_listing_them(door: Door) -> None:

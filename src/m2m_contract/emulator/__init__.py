@@ -1,9 +1,11 @@
 """An Auth0 emulator for the Client Credentials grant: one core, in-process and HTTP doors."""
 
+from ._admin import AdminAccess
 from ._asgi import EmulatorApp
 from ._clock import Clock, FakeClock, SystemClock
 from ._config import (
     DEFAULT_AUDIENCE,
+    DEFAULT_RATE_LIMIT,
     DEFAULT_SCOPES,
     SANDBOX_BASE_URL,
     SANDBOX_ISSUER,
@@ -21,15 +23,19 @@ from ._faults import Fault, FaultError, FaultQueue
 from ._http import Request, Response
 from ._journal import Exchange, Journal
 from ._keys import KeyFileError, KeySet, SigningKey
-from ._server import EmulatorServer, ServerError, TLSFiles, make_tls_files
+from ._limits import Limits
+from ._server import EmulatorServer, ServerError
+from ._tls import TLSFiles, make_tls_files
 from ._tokens import InvalidToken, Verified
 from ._transport import EmulatorTransport, respx_router
 
 __all__ = [
     "DEFAULT_AUDIENCE",
+    "DEFAULT_RATE_LIMIT",
     "DEFAULT_SCOPES",
     "SANDBOX_BASE_URL",
     "SANDBOX_ISSUER",
+    "AdminAccess",
     "Api",
     "Client",
     "Clock",
@@ -46,6 +52,7 @@ __all__ = [
     "Journal",
     "KeyFileError",
     "KeySet",
+    "Limits",
     "RateLimit",
     "Request",
     "Response",

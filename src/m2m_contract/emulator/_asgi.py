@@ -11,8 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ._core import Emulator
-from ._http import Request, json_response
-from ._protocol import Peer, protocol_class, reset
+from ._http import Request
+from ._limits import Limits
+from ._protocol import Connections, Peer, protocol_class, refusal, reset
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -35,13 +36,18 @@ logging.getLogger("uvicorn.error").addFilter(_QuietDrop())
 class EmulatorApp:
     """ASGI 3 application answering every HTTP request through the emulator core."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(
+        self, emulator: Emulator, limits: Limits | None = None, parser: str = "auto"
+    ) -> None:
         self.emulator = emulator
+        self.limits = limits or Limits()
         # One signing thread per core: more would only queue for the GIL.
         self._signers = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="m2m-sign")
+        # The admin API (a journal page is redacted and encoded there) never holds the loop.
+        self._admin = ThreadPoolExecutor(1, thread_name_prefix="m2m-admin")
         # Open connections by peer address (kept by the protocol, read on the event loop).
-        self.connections: dict[Peer, asyncio.BaseTransport] = {}
-        self.protocol = protocol_class(self.connections)
+        self.connections = Connections(self.limits)
+        self.protocol = protocol_class(self.connections, parser)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stalled: set[asyncio.Future[None]] = set()
         self._released = False
@@ -56,8 +62,9 @@ class EmulatorApp:
                 loop.call_soon_threadsafe(lambda: [f.cancel() for f in list(self._stalled)])
 
     def close(self) -> None:
-        """Stop the signing threads (once the server has stopped serving)."""
+        """Stop the signing and admin threads (once the server has stopped serving)."""
         self._signers.shutdown(wait=True)
+        self._admin.shutdown(wait=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -65,32 +72,36 @@ class EmulatorApp:
             return
         if scope["type"] != "http":
             return
-        body = await _read_body(receive, self.emulator.max_body)
-        if body is None:  # the same answer the core gives in-process
-            description = f"Request body over {self.emulator.max_body} bytes"
-            too_big = json_response(
-                413,
-                {"error": "invalid_request", "error_description": description},
-                [("connection", "close")],
-            )
-            await _send(send, too_big.status, too_big.headers, too_big.body)
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        if _upgrade(raw_headers) is not None:
+            # No WebSocket (or other protocol) here: a plain JSON refusal, and the connection
+            # closes, as the parser stopped reading it at the upgrade.
+            await _refuse(send, 400, "Protocol upgrades (WebSocket, h2c) are not supported")
             return
-        client = scope.get("client") or ("127.0.0.1", 0)
+        read = await self._read_body(raw_headers, receive)
+        if read is None:
+            after = self.limits.body_timeout
+            await _refuse(send, 408, f"The request body stopped arriving for {after:g} s")
+            return
+        body, whole = read
+        client = scope.get("client")  # the socket's peer; None (unknown) is never loopback
         request = Request(
             method=scope["method"],
             path=scope["path"],
             query_string=scope.get("query_string", b"").decode("latin-1"),
             headers=tuple(
-                (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]
+                (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw_headers
             ),
             body=body,
-            client_host=str(client[0]),
+            client_host=str(client[0]) if client else "",
         )
+        loop = asyncio.get_running_loop()
         if request.path == "/oauth/token":
             # RS256 signing holds no GIL: off the event loop it runs on every core, and the
             # other connections are not kept waiting behind it.
-            loop = asyncio.get_running_loop()
             response = await loop.run_in_executor(self._signers, self.emulator.handle, request)
+        elif request.path.startswith("/__admin"):
+            response = await loop.run_in_executor(self._admin, self.emulator.handle, request)
         else:
             response = self.emulator.handle(request)
         if response.delay:
@@ -113,8 +124,51 @@ class EmulatorApp:
                 }
             )
             return
-        await _send(send, response.status, response.headers, response.body)
+        headers = response.headers
+        if not whole:  # part of an oversized body is still unread: close after answering
+            headers = [*headers, ("connection", "close")]
+        await _send(send, response.status, headers, response.body)
 
+    async def _read_body(
+        self, headers: list[tuple[bytes, bytes]], receive: Receive
+    ) -> tuple[bytes, bool] | None:
+        """(the body, whether it was read to its end) or None when it stopped arriving.
+
+        A body over the emulator's `max_body` is kept to its first `max_body + 1` bytes (the
+        core answers 413) and the rest is read and discarded, up to `drain_bytes` and
+        `drain_timeout`: a client still sending would otherwise get a reset, not the 413.
+        One waiting for `100 Continue` with a declared length over the limit is not asked
+        for its body at all.
+        """
+        limit, limits = self.emulator.max_body, self.limits
+        declared = _declared_length(headers)
+        if declared is not None and declared > limit and _expects_continue(headers):
+            return b"", False
+        chunks: list[bytes] = []
+        kept = size = 0
+        drain_until: float | None = None
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(limits.body_timeout) as waiting:
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return b"".join(chunks), True
+                    chunk: bytes = message.get("body", b"")
+                    size += len(chunk)
+                    if kept <= limit:
+                        chunks.append(chunk[: limit + 1 - kept])
+                        kept += len(chunks[-1])
+                    if not message.get("more_body", False):
+                        return b"".join(chunks), True
+                    now = loop.time()
+                    if size > limit:
+                        drain_until = drain_until or now + limits.drain_timeout
+                        if size > limits.drain_bytes or now > drain_until:
+                            return b"".join(chunks), False
+                    waiting.reschedule(now + limits.body_timeout)
+        except TimeoutError:
+            return None
 
     async def _stall(self, receive: Receive) -> None:
         """Hold the request unanswered until the client goes away or the server stops."""
@@ -151,21 +205,36 @@ async def _send(send: Send, status: int, headers: list[tuple[str, str]], body: b
     await send({"type": "http.response.body", "body": body})
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None once it grows past `limit`."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks)
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    value = (_header(headers, b"content-length") or b"").strip()
+    return int(value) if value.isdigit() and len(value) <= 18 else None
+
+
+def _expects_continue(headers: list[tuple[bytes, bytes]]) -> bool:
+    return (_header(headers, b"expect") or b"").strip().lower() == b"100-continue"
+
+
+def _upgrade(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The protocol asked for in an `Upgrade` request (`Connection: upgrade`), if any."""
+    connection = (_header(headers, b"connection") or b"").lower()
+    upgrade = _header(headers, b"upgrade")
+    if upgrade is None or b"upgrade" not in [t.strip() for t in connection.split(b",")]:
+        return None
+    return upgrade.strip().lower()
+
+
+async def _refuse(send: Send, status: int, description: str) -> None:
+    """A door-level JSON error (not journaled: no request reached the core), then close."""
+    headers, body = refusal(status, description)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -52,6 +52,12 @@ class RateLimit:
     per_second: float
 
 
+# The limit of a tenant that sets none: Auth0's highest published Authentication API tier
+# (Private Cloud Performance, 10,000 requests per second), far above anything a correct
+# client, a test suite or a benchmark on one machine sends.
+DEFAULT_RATE_LIMIT = RateLimit(capacity=10_000, per_second=10_000.0)
+
+
 @dataclass(frozen=True)
 class Tenant:
     """Everything the emulator needs to answer like one Auth0 tenant."""
@@ -84,6 +90,11 @@ class Tenant:
             if candidate.identifier == identifier:
                 return candidate
         return None
+
+    @property
+    def effective_rate_limit(self) -> RateLimit:
+        """The token endpoint's limit: the tenant's, else `DEFAULT_RATE_LIMIT`."""
+        return self.rate_limit or DEFAULT_RATE_LIMIT
 
     @property
     def protected_audience(self) -> str | None:

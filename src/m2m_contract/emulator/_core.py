@@ -16,14 +16,15 @@ from dataclasses import replace
 from typing import Any
 
 from . import _grant, _tokens
-from ._admin import handle_admin
+from ._admin import AdminAccess, handle_admin
 from ._api import handle_api
 from ._clock import Clock, SystemClock
 from ._config import SANDBOX_BASE_URL, Tenant, default_tenant
+from ._discovery import NOT_IMPLEMENTED, discovery, endpoint_disabled
 from ._faults import Fault, FaultQueue
 from ._http import Request as Request
 from ._http import Response, json_response, oauth_error
-from ._journal import DEFAULT_JOURNAL_SIZE, Exchange, Journal, Kind
+from ._journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, Exchange, Journal, Kind
 from ._keys import KeySet, shared_keys
 from ._ratelimit import RateLimiter
 from ._token_request import BadRequest, parse_token_request
@@ -35,7 +36,6 @@ RATE_LIMITED = (
 )
 _MAX_REVOKED = 100_000
 _MAX_ISSUED = 100_000
-DEFAULT_RATE_LIMIT = 30  # Auth0's free-plan /oauth/token burst, shown when the tenant sets none
 
 
 class Emulator:
@@ -49,13 +49,16 @@ class Emulator:
         clock: Clock | None = None,
         base_url: str = SANDBOX_BASE_URL,
         journal_size: int = DEFAULT_JOURNAL_SIZE,
+        journal_bytes: int = DEFAULT_JOURNAL_BYTES,
         max_body: int = MAX_BODY,
     ) -> None:
         self._clock: Clock = clock or SystemClock()
         self.keys = keys or shared_keys()
         self.faults = FaultQueue()
-        self.journal = Journal(journal_size)
+        self.journal = Journal(journal_size, journal_bytes)
         self.max_body = max_body
+        # Who may use the admin API; the HTTP door sets it from where the server listens.
+        self.admin = AdminAccess()
         self._lock = threading.Lock()
         self._revoked: OrderedDict[bytes, None] = OrderedDict()
         # When each token was issued (monotonic, at its request's arrival): the protected API
@@ -82,7 +85,7 @@ class Emulator:
     @tenant.setter
     def tenant(self, tenant: Tenant) -> None:
         self._tenant = tenant
-        self._limiter = RateLimiter(tenant.rate_limit, self.clock) if tenant.rate_limit else None
+        self._limiter = RateLimiter(tenant.effective_rate_limit, self.clock)
         self._secrets = tuple(c.client_secret for c in tenant.clients)
 
     @property
@@ -148,8 +151,7 @@ class Emulator:
         with self._lock:
             self._revoked.clear()
             self._issued.clear()
-        if self._limiter:
-            self._limiter.reset()
+        self._limiter.reset()
 
     def issue_token(
         self,
@@ -212,12 +214,10 @@ class Emulator:
             return handle_admin(self, request)
         started = self.clock.monotonic()
         kind, params, fault_name = self._kind(path), None, None
-        if len(request.body) > self.max_body:
-            response = oauth_error(
-                413, "invalid_request", f"Request body over {self.max_body} bytes"
-            )
-        elif kind == "token":
+        if kind == "token":
             response, params, fault_name = self._token(request, started)
+        elif _body_size(request) > self.max_body:
+            response = self._too_large()
         elif kind == "api":
             response, fault_name = self._api(request, started)
         else:
@@ -238,6 +238,8 @@ class Emulator:
                 fault_name,
                 self._secrets,
                 answered,
+                # A door that did not read an oversized body whole says so by its length.
+                ("request.body",) if _body_size(request) > len(request.body) else (),
             )
         )
         return response
@@ -256,6 +258,8 @@ class Emulator:
 
     def _static(self, kind: Kind, request: Request) -> Response:
         if kind == "other":
+            if request.path.rstrip("/") in NOT_IMPLEMENTED:
+                return endpoint_disabled(request.path.rstrip("/"))
             return json_response(
                 404,
                 {"error": "not_found", "error_description": f"No route for {request.path[:200]}"},
@@ -266,53 +270,52 @@ class Emulator:
             return json_response(200, self.keys.jwks())
         if kind == "health":
             return json_response(200, {"status": "ok"})
-        return json_response(200, self._discovery())
-
-    def _discovery(self) -> dict[str, Any]:
-        return {
-            "issuer": self.issuer,
-            "token_endpoint": self.token_url,
-            "jwks_uri": self.jwks_url,
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "response_types_supported": ["token"],
-            "scopes_supported": sorted({s for api in self._tenant.apis for s in api.scopes}),
-        }
+        return json_response(200, discovery(self.issuer, self._base_url))
 
     def _token(
         self, request: Request, started: float
     ) -> tuple[Response, dict[str, Any] | None, str | None]:
-        fault = self.faults.take("token")
         params: dict[str, Any] | None = None
+        if _body_size(request) > self.max_body:  # before any fault: it is not used up
+            response = self._too_large()
+            response.headers.extend([*self._limiter.take("").headers(), _request_id()])
+            return response, None, None
+        fault = self.faults.take("token")
         if fault is not None and fault.action in _ANSWERED_BY_FAULT:
-            return self._fault_response(fault), _safe_params(request), fault.action
+            response = self._fault_response(fault)
+            if fault.action == "rate_limited":
+                response.headers.append(_request_id())
+            return response, _safe_params(request), fault.action
+        # Every answer of the endpoint itself counts against the caller's bucket and says so.
+        parsed = None
         if request.method != "POST":
             response = _method_not_allowed("POST")
         else:
             try:
                 parsed = parse_token_request(request)
                 params = parsed.params
+            except BadRequest as exc:
+                response = exc.response
+        decision = self._limiter.take(parsed.client_id or "" if parsed else "")
+        if not decision.allowed:
+            response = oauth_error(
+                429, "too_many_requests", RATE_LIMITED, [("retry-after", str(decision.retry_after))]
+            )
+        elif parsed is not None:
+            try:
                 response = self._grant(parsed, started)
             except BadRequest as exc:
                 response = exc.response
+        response.headers.extend([*decision.headers(), _request_id()])
         if fault is not None:
             response = _mangle(response, fault)
         return response, params, fault.action if fault else None
 
+    def _too_large(self) -> Response:
+        return oauth_error(413, "invalid_request", f"Request body over {self.max_body} bytes")
+
     def _grant(self, parsed: Any, started: float) -> Response:
         _grant.check_grant_type(parsed.params)
-        limit_headers: list[tuple[str, str]] = []
-        if self._limiter is not None:
-            decision = self._limiter.take(parsed.client_id or "")
-            limit_headers = decision.headers()
-            if not decision.allowed:
-                return oauth_error(
-                    429,
-                    "too_many_requests",
-                    RATE_LIMITED,
-                    [("retry-after", str(decision.retry_after)), *limit_headers],
-                )
         client = _grant.authenticate(self._tenant, parsed)
         audience, scopes, lifetime = _grant.authorise(self._tenant, client, parsed.params)
         token = _tokens.issue(
@@ -326,9 +329,7 @@ class Emulator:
             lifetime=lifetime,
         )
         self._remember_issue(token, started)
-        response = _grant.success(token, lifetime, scopes, {})
-        response.headers.extend(limit_headers)
-        return response
+        return _grant.success(token, lifetime, scopes, {})
 
     def _api(self, request: Request, started: float) -> tuple[Response, str | None]:
         fault = self.faults.take("api")
@@ -350,16 +351,27 @@ class Emulator:
             return Response(502, [("content-type", "text/plain")], b"", fault.delay, fate=fate)
         if fault.action == "rate_limited":
             wall = self.clock.time()
-            limit = self._tenant.rate_limit.capacity if self._tenant.rate_limit else None
             headers = [
                 ("retry-after", str(fault.retry_after)),
-                ("x-ratelimit-limit", str(limit or DEFAULT_RATE_LIMIT)),
+                ("x-ratelimit-limit", str(self._tenant.effective_rate_limit.capacity)),
                 ("x-ratelimit-remaining", "0"),
                 ("x-ratelimit-reset", str(math.ceil(wall + fault.retry_after))),
             ]
             response = oauth_error(429, "too_many_requests", RATE_LIMITED, headers)
             return replace(response, delay=fault.delay)
         return Response(fault.status, list(fault.headers), fault.body, fault.delay)
+
+
+def _body_size(request: Request) -> int:
+    """The body's length: what arrived, or what Content-Length declared if that is more."""
+    declared = (request.header("content-length") or "").strip()
+    digits = declared.isascii() and declared.isdigit() and len(declared) <= 18
+    return max(len(request.body), int(declared) if digits else 0)
+
+
+def _request_id() -> tuple[str, str]:
+    """Auth0's request id header: 20 hex digits, a new one per answer."""
+    return ("x-auth0-requestid", secrets.token_hex(10))
 
 
 def _method_not_allowed(allow: str) -> Response:
@@ -385,9 +397,10 @@ def _mangle(response: Response, fault: Fault) -> Response:
     if response.status != 200 or fault.action == "pass":
         return response
     if fault.action == "non_json":
+        others = [(k, v) for k, v in response.headers if k != "content-type"]
         return replace(
             response,
-            headers=[("content-type", "text/html; charset=utf-8")],
+            headers=[("content-type", "text/html; charset=utf-8"), *others],
             body=b"<html><body>OK</body></html>",
         )
     body = json.loads(response.body)

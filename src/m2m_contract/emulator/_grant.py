@@ -77,7 +77,8 @@ def authorise(
         )
     api = tenant.api(audience)
     if api is None:
-        raise BadRequest(oauth_error(403, "access_denied", f"Service not found: {audience[:200]}"))
+        description = f"Service not enabled within domain: {audience[:200]}"
+        raise BadRequest(oauth_error(403, "access_denied", description))
     granted = client.grants.get(audience)
     if granted is None:
         raise BadRequest(

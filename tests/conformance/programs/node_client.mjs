@@ -37,7 +37,7 @@ async function fetchToken(grant = "client_credentials") {
     });
     if (res.status === 429 || res.status >= 500) {
       const retryAfter = Number(res.headers.get("retry-after") || "0");
-      await sleep(Math.max(retryAfter * 1000, 200 * 2 ** attempt));
+      await sleep(Math.max(retryAfter * 1000, 300 * 2 ** attempt));
       continue;
     }
     let data = null;
