@@ -210,12 +210,14 @@ def run(m2m_option: str | None, only: list[str], extra: list[str], jobs: int, ou
 def python_and_curl() -> list[str]:
     """The adapters CI runs live: every Python one, and plain curl."""
     adapters = load_notes()["adapters"]
-    return [name for name, a in adapters.items() if a["language"] == "Python"
-            or a["command"][0] == "sh"]
+    return [
+        name for name, a in adapters.items() if a["language"] == "Python" or a["command"][0] == "sh"
+    ]
 
 
 def differences(fresh: Json, stored: Json) -> list[str]:
     """Where the verdicts of `fresh` runs differ from the stored ones (the same runs only)."""
+
     def verdicts(results: Json) -> dict[tuple[str, str], dict[str, Any]]:
         return {
             (r["adapter"], r["configuration"]): {
@@ -249,8 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     p_install = sub.add_parser("install", help="examples/.venv, npm ci, the Go adapter")
     p_install.add_argument("--python", default=sys.executable, help="the Python for the venv")
     p_install.add_argument("--apt", action="store_true", help="apt-get the pinned Debian packages")
-    p_install.add_argument("--python-only", action="store_true",
-                           help="only the Python libraries (what CI runs live)")
+    p_install.add_argument(
+        "--python-only", action="store_true", help="only the Python libraries (what CI runs live)"
+    )
     p_run = sub.add_parser("run", help="every adapter and fix through m2m-contract verify")
     p_run.add_argument("--m2m-contract", help="the m2m-contract executable (default: PATH)")
     p_run.add_argument("--only", action="append", default=[], metavar="ADAPTER")
@@ -259,11 +262,16 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--scenario-timeout", type=float, help="pass to verify")
     p_run.add_argument("--jobs", type=int, default=1, help="verify runs side by side")
     p_run.add_argument("--out", type=Path, default=RESULTS)
-    p_run.add_argument("--python-and-curl", action="store_true",
-                       help="only the Python adapters and curl (what CI runs live)")
-    p_run.add_argument("--check", action="store_true",
-                       help="compare with the stored results instead of replacing them; exit 1 "
-                       "on any difference")
+    p_run.add_argument(
+        "--python-and-curl",
+        action="store_true",
+        help="only the Python adapters and curl (what CI runs live)",
+    )
+    p_run.add_argument(
+        "--check",
+        action="store_true",
+        help="compare with the stored results instead of replacing them; exit 1 on any difference",
+    )
     p_page = sub.add_parser("page", help="docs/libraries.md from the results")
     p_page.add_argument("--results", type=Path, default=RESULTS)
     p_page.add_argument("--notes", type=Path, default=NOTES)
@@ -288,8 +296,10 @@ def main(argv: list[str] | None = None) -> int:
             for line in changed:
                 print(f"changed: {line}")
             if changed:
-                print(f"{len(changed)} verdict(s) differ from {_shown(args.out)}: re-run "
-                      "`python3 examples/libraries.py run` and regenerate the page")
+                print(
+                    f"{len(changed)} verdict(s) differ from {_shown(args.out)}: re-run "
+                    "`python3 examples/libraries.py run` and regenerate the page"
+                )
                 return 1
             print(f"every verdict matches {_shown(args.out)}")
         else:

@@ -18,14 +18,12 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from m2m_contract.harness import CommandRunner
-from m2m_contract.harness._pyclient import pyclient_argv
-
-ROOT = str(Path(__file__).parents[2])  # so the client process imports `tests.conformance`
+if TYPE_CHECKING:
+    from m2m_contract.harness import CommandRunner
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,9 @@ def _value(text: str) -> object:
 def _stamp(clock: str) -> Callable[[float], float]:
     """How the client keeps the time it got the token: exactly, or in whole seconds."""
     rounding: dict[str, Callable[[float], float]] = {
-        "floor": math.floor, "round": round, "ceil": math.ceil
+        "floor": math.floor,
+        "round": round,
+        "ceil": math.ceil,
     }
     return rounding.get(clock, float)
 
@@ -148,8 +148,11 @@ class _Client:
             body["grant_type"] = k.grant_type if grant == "client_credentials" else grant
         if scope:
             body["scope"] = ",".join(scope.split()) if k.scope_sep == "comma" else scope
-        if env.get("M2M_AUDIENCE") and k.send_audience and (k.audience_on_refetch or not
-                                                              self.fetched):
+        if (
+            env.get("M2M_AUDIENCE")
+            and k.send_audience
+            and (k.audience_on_refetch or not self.fetched)
+        ):
             body["audience"] = env["M2M_AUDIENCE"]
         if k.extra_params:
             body[k.extra_params] = "hunter2"
@@ -257,7 +260,10 @@ class _Client:
         if k.leak.startswith("api-query"):
             url += "?" + headers.pop("query")
         resp = self.http.request(
-            "POST" if body else "GET", url, content=body or None, cookies=cookies,
+            "POST" if body else "GET",
+            url,
+            content=body or None,
+            cookies=cookies,
             headers={"Authorization": f"{scheme} {token}", **headers},
         )
         _print_leak(k.leak, self.env["M2M_CLIENT_SECRET"], token)
@@ -402,10 +408,17 @@ def exits(env: Mapping[str, str]) -> int:
 
 
 def runner(name: str, spec: str = "", target: str = "run") -> CommandRunner:
-    """This module's `target` as a client process, with `M2M_KNOBS=spec` (checked now)."""
+    """This module's `target` as a client process, with `M2M_KNOBS=spec` (checked now).
+
+    (The harness is imported here, not at the top: the client processes import this module,
+    and need none of it.)"""
+    from m2m_contract.harness import CommandRunner
+    from m2m_contract.harness._pyclient import pyclient_argv
+
     parse_knobs(spec)
     argv = tuple(pyclient_argv(f"tests.conformance.clients:{target}"))
-    return CommandRunner(argv, {"M2M_KNOBS": spec, "PYTHONPATH": ROOT}, name=name)
+    root = str(Path(__file__).parents[2])  # so the client process imports tests.conformance
+    return CommandRunner(argv, {"M2M_KNOBS": spec, "PYTHONPATH": root}, name=name)
 
 
 def authlib_client(env: Mapping[str, str]) -> int:
@@ -469,7 +482,6 @@ def authlib_client(env: Mapping[str, str]) -> int:
         except Exception as exc:
             print(f"error: {type(exc).__name__}: {exc}")
             return 1
-
 
 
 def comma_scope(env: Mapping[str, str]) -> int:

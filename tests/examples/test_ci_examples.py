@@ -1,5 +1,5 @@
-"""The CI action and the CI examples of docs/conformance.md and docs/live.md: valid against the GitHub Actions
-and GitLab CI schemas (check-jsonschema's vendored copies, offline), and clean under zizmor."""
+"""The CI action and the CI examples of docs/conformance.md and docs/live.md: valid against the
+GitHub Actions and GitLab CI schemas (check-jsonschema's vendored copies, offline), and clean under zizmor."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ def tool(name: str) -> str:
 def documented(tmp_path: Path) -> dict[str, Path]:
     """Each YAML block of docs/conformance.md and docs/live.md whose first line names its
     file, written out."""
-    text = "".join((ROOT / "docs" / name).read_text(encoding="utf-8")
-                   for name in ("conformance.md", "live.md"))
+    text = "".join(
+        (ROOT / "docs" / name).read_text(encoding="utf-8") for name in ("conformance.md", "live.md")
+    )
     files = {}
     for body, name in re.findall(r"```yaml\n(# (\S+)\n.*?)```", text, re.S):
         path = tmp_path / name
@@ -42,15 +43,22 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_action_is_a_valid_github_action() -> None:
-    done = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions",
-               str(ROOT / "action.yml"))
+    done = run(
+        tool("check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-actions",
+        str(ROOT / "action.yml"),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_documented_workflows_and_gitlab_job_are_valid(tmp_path: Path) -> None:
     files = documented(tmp_path)
-    assert {".github/workflows/oauth-contract.yml", ".gitlab-ci.yml",
-            ".github/workflows/m2m-live.yml"} <= set(files)
+    assert {
+        ".github/workflows/oauth-contract.yml",
+        ".gitlab-ci.yml",
+        ".github/workflows/m2m-live.yml",
+    } <= set(files)
     for name, path in files.items():
         schema = next(s for prefix, s in SCHEMAS.items() if name.startswith(prefix))
         done = run(tool("check-jsonschema"), "--builtin-schema", schema, str(path))
@@ -69,6 +77,6 @@ def test_the_action_runs_verify_with_its_inputs_never_interpolated_into_a_script
     text = (ROOT / "action.yml").read_text(encoding="utf-8")
     scripts = re.findall(r"run: \|\n((?:        .*\n)+)", text)
     assert scripts and not any("${{" in script for script in scripts)
-    assert "m2m-contract\" verify" in text or "m2m-contract/bin/m2m-contract\" verify" in text
+    assert 'm2m-contract" verify' in text or 'm2m-contract/bin/m2m-contract" verify' in text
     for name in ("client-command", "profile", "strict", "baseline", "report-dir"):
         assert f"inputs.{name}" in text
