@@ -1,5 +1,6 @@
 """The CI action and the CI examples of docs/conformance.md and docs/live.md: valid against the
-GitHub Actions and GitLab CI schemas (check-jsonschema's vendored copies, offline), and clean under zizmor."""
+GitHub Actions and GitLab CI schemas (check-jsonschema's vendored copies, offline), and clean
+under zizmor."""
 
 from __future__ import annotations
 
