@@ -64,7 +64,9 @@ def test_a_reset_without_json_is_refused_too(door: Door) -> None:
     refused = door.client.post("/__admin/reset")
 
     assert refused.status_code == 415
-    assert len(door.emulator.journal) == 1
+    kept, journaled = door.emulator.journal.snapshot()  # not reset; the refusal, as a stray
+    assert kept.kind == "token"
+    assert (journaled.kind, journaled.refused, journaled.response.status) == ("other", "admin", 415)
 
 
 @pytest.mark.parametrize(

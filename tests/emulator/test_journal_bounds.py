@@ -57,7 +57,7 @@ def test_a_large_body_and_large_headers_are_stored_cut_short_and_marked() -> Non
 
     (stored,) = journal.snapshot()
     assert len(stored.request.body) == STORED_BODY
-    assert stored.request.headers[0] == ("x-big", "a" * STORED_TEXT)
+    assert stored.request.headers == (("x-big", "a" * (STORED_TEXT - len("x-big"))),)
     assert sum(len(k) + len(v) for k, v in stored.request.headers) <= STORED_HEADERS
     assert set(stored.truncated) == {"request.body", "request.headers"}
     assert stored.printable()["truncated"] == list(stored.truncated)

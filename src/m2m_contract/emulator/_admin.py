@@ -12,6 +12,9 @@ everyone else, including a web page the developer happens to visit:
 - an `Origin` that is not the server's own is refused (cross-site requests);
 - a request that changes state must be `application/json` (a form or `text/plain` POST is
   what a page can send without asking the browser first).
+
+A request let in is not journaled; one refused is, as a request to a path of no route (the
+emulator journals it with its refusal), so that whoever reads the journal sees it was sent.
 """
 
 from __future__ import annotations
@@ -128,10 +131,8 @@ def refusal(emulator: Emulator, request: Request) -> Response | None:
     return None
 
 
-def handle_admin(emulator: Emulator, request: Request) -> Response:
-    refused = refusal(emulator, request)
-    if refused is not None:
-        return refused
+def dispatch_admin(emulator: Emulator, request: Request) -> Response:
+    """What the admin route does, for a request `refusal` let in."""
     route = (request.method, request.path.rstrip("/"))
     try:
         return _dispatch(emulator, request, route)
@@ -157,6 +158,8 @@ def _page(emulator: Emulator, request: Request) -> Response:
             "exchanges": [e.printable() for e in page],
             "next": page[-1].seq if more else None,
             "held": len(emulator.journal),
+            "dropped": emulator.journal.dropped,
+            "unjournaled": emulator.journal.unjournaled,
         },
     )
 

@@ -10,6 +10,8 @@ from ._tokens import InvalidToken, Verified
 
 REALM = "m2m-contract"
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token (the scheme is case-insensitive).
+_CREDENTIALS = re.compile(r"([^ ]*) +(.*)", re.DOTALL)
 
 
 def _challenge(status: int, error: str | None, description: str, scope: str = "") -> Response:
@@ -40,7 +42,8 @@ def bearer_token(request: Request) -> str | Response:
         return _challenge(401, None, "Authorization header is missing")
     if len(values) > 1:
         return _challenge(400, "invalid_request", "Send exactly one Authorization header")
-    scheme, _, credentials = values[0].partition(" ")
+    parts = _CREDENTIALS.fullmatch(values[0])
+    scheme, credentials = parts.groups() if parts else (values[0], "")
     if scheme.lower() != "bearer":
         return _challenge(401, None, "Use the Bearer authentication scheme")
     if not _B64TOKEN.fullmatch(credentials):

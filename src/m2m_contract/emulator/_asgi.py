@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ._core import Emulator
-from ._http import Request
+from ._door_journal import DoorJournal
+from ._http import Request, Response
 from ._limits import Limits
 from ._protocol import Connections, Peer, protocol_class, refusal, reset
 
@@ -41,12 +42,16 @@ class EmulatorApp:
     ) -> None:
         self.emulator = emulator
         self.limits = limits or Limits()
+        # Whatever this door accepts is journaled whole: a head up to its limit, a body up to
+        # the emulator's.
+        emulator.journal.widen(max_text=self.limits.max_header_bytes, max_body=emulator.max_body)
         # One signing thread per core: more would only queue for the GIL.
         self._signers = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="m2m-sign")
         # The admin API (a journal page is redacted and encoded there) never holds the loop.
         self._admin = ThreadPoolExecutor(1, thread_name_prefix="m2m-admin")
-        # Open connections by peer address (kept by the protocol, read on the event loop).
-        self.connections = Connections(self.limits)
+        # Open connections by peer address (kept by the protocol, read on the event loop);
+        # what the protocol refuses is journaled.
+        self.connections = Connections(self.limits, DoorJournal(emulator))
         self.protocol = protocol_class(self.connections, parser)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stalled: set[asyncio.Future[None]] = set()
@@ -76,25 +81,19 @@ class EmulatorApp:
         if _upgrade(raw_headers) is not None:
             # No WebSocket (or other protocol) here: a plain JSON refusal, and the connection
             # closes, as the parser stopped reading it at the upgrade.
-            await _refuse(send, 400, "Protocol upgrades (WebSocket, h2c) are not supported")
+            chunked = _header(raw_headers, b"transfer-encoding") is not None
+            unread = bool(_declared_length(raw_headers)) or chunked
+            description = "Protocol upgrades (WebSocket, h2c) are not supported"
+            await self._refuse(send, _request(scope, b""), 400, description, unread)
             return
-        read = await self._read_body(raw_headers, receive)
-        if read is None:
+        body, state = await self._read_body(raw_headers, receive)
+        request = _request(scope, body)
+        if state == "stopped":
             after = self.limits.body_timeout
-            await _refuse(send, 408, f"The request body stopped arriving for {after:g} s")
+            description = f"The request body stopped arriving for {after:g} s"
+            await self._refuse(send, request, 408, description, True)
             return
-        body, whole = read
-        client = scope.get("client")  # the socket's peer; None (unknown) is never loopback
-        request = Request(
-            method=scope["method"],
-            path=scope["path"],
-            query_string=scope.get("query_string", b"").decode("latin-1"),
-            headers=tuple(
-                (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw_headers
-            ),
-            body=body,
-            client_host=str(client[0]) if client else "",
-        )
+        whole = state == "whole"
         loop = asyncio.get_running_loop()
         if request.path == "/oauth/token":
             # RS256 signing holds no GIL: off the event loop it runs on every core, and the
@@ -131,8 +130,10 @@ class EmulatorApp:
 
     async def _read_body(
         self, headers: list[tuple[bytes, bytes]], receive: Receive
-    ) -> tuple[bytes, bool] | None:
-        """(the body, whether it was read to its end) or None when it stopped arriving.
+    ) -> tuple[bytes, str]:
+        """The body and how it was read: "whole" (to its end), "drained" (the rest of an
+        oversized body was discarded or never asked for) or "stopped" (what arrived before
+        it stopped arriving for `body_timeout`).
 
         A body over the emulator's `max_body` is kept to its first `max_body + 1` bytes (the
         core answers 413) and the rest is read and discarded, up to `drain_bytes` and
@@ -143,7 +144,7 @@ class EmulatorApp:
         limit, limits = self.emulator.max_body, self.limits
         declared = _declared_length(headers)
         if declared is not None and declared > limit and _expects_continue(headers):
-            return b"", False
+            return b"", "drained"
         chunks: list[bytes] = []
         kept = size = 0
         drain_until: float | None = None
@@ -153,22 +154,35 @@ class EmulatorApp:
                 while True:
                     message = await receive()
                     if message["type"] == "http.disconnect":
-                        return b"".join(chunks), True
+                        return b"".join(chunks), "whole"  # all the client sent
                     chunk: bytes = message.get("body", b"")
                     size += len(chunk)
                     if kept <= limit:
                         chunks.append(chunk[: limit + 1 - kept])
                         kept += len(chunks[-1])
                     if not message.get("more_body", False):
-                        return b"".join(chunks), True
+                        return b"".join(chunks), "whole"
                     now = loop.time()
                     if size > limit:
                         drain_until = drain_until or now + limits.drain_timeout
                         if size > limits.drain_bytes or now > drain_until:
-                            return b"".join(chunks), False
+                            return b"".join(chunks), "drained"
                     waiting.reschedule(now + limits.body_timeout)
         except TimeoutError:
-            return None
+            return b"".join(chunks), "stopped"
+
+    async def _refuse(
+        self, send: Send, request: Request, status: int, description: str, body_unread: bool
+    ) -> None:
+        """Journal `request` as refused at the door (`body_unread`: not all its body was
+        read), then answer it with a door-level JSON error and close."""
+        headers, body = refusal(status, description)
+        response = Response(
+            status, [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers], body
+        )
+        self.emulator.record_refusal(request, response, ("request.body",) if body_unread else ())
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _stall(self, receive: Receive) -> None:
         """Hold the request unanswered until the client goes away or the server stops."""
@@ -190,6 +204,20 @@ class EmulatorApp:
 async def _until_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+def _request(scope: Scope, body: bytes) -> Request:
+    client = scope.get("client")  # the socket's peer; None (unknown) is never loopback
+    return Request(
+        method=scope["method"],
+        path=scope["path"],
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        headers=tuple(
+            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]
+        ),
+        body=body,
+        client_host=str(client[0]) if client else "",
+    )
 
 
 def _peer(scope: Scope) -> Peer:
@@ -228,13 +256,6 @@ def _upgrade(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     if upgrade is None or b"upgrade" not in [t.strip() for t in connection.split(b",")]:
         return None
     return upgrade.strip().lower()
-
-
-async def _refuse(send: Send, status: int, description: str) -> None:
-    """A door-level JSON error (not journaled: no request reached the core), then close."""
-    headers, body = refusal(status, description)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

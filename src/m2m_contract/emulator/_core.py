@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from . import _grant, _tokens
-from ._admin import AdminAccess, handle_admin
+from ._admin import AdminAccess, dispatch_admin, refusal
 from ._api import handle_api
 from ._clock import Clock, SystemClock
 from ._config import SANDBOX_BASE_URL, Tenant, default_tenant
@@ -55,7 +55,8 @@ class Emulator:
         self._clock: Clock = clock or SystemClock()
         self.keys = keys or shared_keys()
         self.faults = FaultQueue()
-        self.journal = Journal(journal_size, journal_bytes)
+        # A body the emulator accepts is journaled whole (one over max_body is cut, and marked).
+        self.journal = Journal(journal_size, journal_bytes, max_body=max_body)
         self.max_body = max_body
         # Who may use the admin API; the HTTP door sets it from where the server listens.
         self.admin = AdminAccess()
@@ -144,6 +145,34 @@ class Emulator:
             Exchange(self.journal.next_seq(), "handshake", now, request, Response(0), answered=None)
         )
 
+    def record_refusal(
+        self,
+        request: Request,
+        response: Response,
+        truncated: tuple[str, ...] = (),
+        *,
+        by: str = "door",
+    ) -> None:
+        """Journal a request turned away before the routes saw it (`by` "door": the HTTP
+        door; "admin": the admin API's guard), with the answer it got. Its kind follows its
+        path, as for any request; an admin path is kind "other", a path of no route."""
+        now = self.clock.monotonic()
+        self.journal.append(
+            Exchange(
+                self.journal.next_seq(),
+                self._kind(request.path),
+                now,
+                request,
+                response,
+                None,
+                None,
+                self._secrets,
+                now,
+                truncated,
+                by,
+            )
+        )
+
     def reset(self) -> None:
         """Forget faults, the journal, revocations and rate-limit state."""
         self.faults.clear()
@@ -208,10 +237,15 @@ class Emulator:
     # -- dispatch ------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
-        """Answer one request; every answer except the admin API's is journaled."""
+        """Answer one request; every answer is journaled except those of the admin API to the
+        requests it lets in."""
         path = request.path
         if path.startswith("/__admin/") or path == "/__admin":
-            return handle_admin(self, request)
+            refused = refusal(self, request)
+            if refused is None:
+                return dispatch_admin(self, request)
+            self.record_refusal(request, refused, by="admin")
+            return refused
         started = self.clock.monotonic()
         kind, params, fault_name = self._kind(path), None, None
         if kind == "token":

@@ -1,10 +1,12 @@
 """The journal: every exchange the emulator answered, bounded in count and in bytes, with a
-redacted printed form.
+redacted printed form, and honest about what it did not keep.
 
 What a client sends is kept for assertions and checks, but never without bound: a path,
-query, header or body longer than the `STORED_*` sizes is stored cut short, and the exchange
-names the parts cut in `truncated`. The oldest exchanges drop out past `maxlen` exchanges or
-`max_bytes` bytes, whichever comes first.
+query, header or body longer than the journal's part sizes is stored cut short, and the
+exchange names the parts cut in `truncated`. The part sizes are at least what the HTTP door
+accepts (a 32 KiB request head, the emulator's `max_body`), so a request the door accepted is
+stored whole. The oldest exchanges drop out past `maxlen` exchanges or `max_bytes` bytes,
+whichever comes first, and are counted in `dropped`; sequence numbers are never reused.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ Kind = Literal["token", "api", "jwks", "discovery", "health", "admin", "handshak
 DEFAULT_JOURNAL_SIZE = 10_000
 DEFAULT_JOURNAL_BYTES = 64 * 1024 * 1024
 STORED_BODY = 64 * 1024  # bytes of a request or response body (the default body limit)
-STORED_TEXT = 8 * 1024  # characters of a path, a query string or one header value
-STORED_HEADERS = 32 * 1024  # characters of all of a message's header names and values
+# Characters of a path, a query string, one header value and all of a message's header names
+# and values: the HTTP door's default head limit (`Limits.max_header_bytes`), so that nothing
+# of a head the door accepted is cut.
+STORED_TEXT = 32 * 1024
+STORED_HEADERS = STORED_TEXT
 _OVERHEAD = 1024  # what the objects around the text cost, roughly, per exchange
 
 
@@ -38,7 +43,14 @@ class Exchange:
     `at` is when the request arrived and `answered` when its answer was sent (monotonic
     seconds); `answered` is None when none was: a reset or stalled connection, or a TLS
     handshake (kind "handshake", journaled when the ClientHello arrives). `truncated` names
-    the parts stored cut short ("request.headers", "request.body", ...).
+    the parts stored cut short or never read whole ("request.path", "request.query",
+    "request.headers", "request.body", "response.headers", "response.body").
+
+    `refused` says who turned the request away before the emulator's routes saw it: "admin"
+    (the admin API's guard: no admin token, a foreign peer, Host or Origin; the request was
+    journaled as kind "other"), "door" (the HTTP door: a request its parser could not read,
+    a head over its limits or too slow, an upgrade, a body that stopped arriving; the request
+    is as the door read it), or None.
     """
 
     seq: int
@@ -51,6 +63,7 @@ class Exchange:
     secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
     answered: float | None = None
     truncated: tuple[str, ...] = ()
+    refused: str | None = None
 
     @property
     def size(self) -> int:
@@ -84,6 +97,7 @@ class Exchange:
             },
             "fault": self.fault,
             "truncated": list(self.truncated),
+            "refused": self.refused,
         }
 
     def __repr__(self) -> str:
@@ -104,56 +118,58 @@ def _headers_size(headers: Headers) -> int:
     return sum(len(k) + len(v) for k, v in headers)
 
 
-def _cut_headers(headers: Headers) -> tuple[Headers, bool]:
+def _cut_headers(headers: Headers, text: int) -> tuple[Headers, bool]:
+    """The headers within `text` characters in all, the one that crosses it cut short."""
     kept: list[tuple[str, str]] = []
-    room, cut = STORED_HEADERS, False
+    room = text
     for name, value in headers:
-        if len(value) > STORED_TEXT:
-            value, cut = value[:STORED_TEXT], True
-        if len(name) + len(value) > room:
-            cut = True
-            break
-        room -= len(name) + len(value)
-        kept.append((name[:STORED_TEXT], value))
-    return tuple(kept), cut
+        name = name[:room]
+        room -= len(name)
+        if len(value) > room:
+            if room:
+                kept.append((name, value[:room]))
+            return tuple(kept), True
+        room -= len(value)
+        kept.append((name, value))
+    return tuple(kept), False
 
 
-def bounded(exchange: Exchange) -> Exchange:
-    """The exchange as the journal stores it: every part within its `STORED_*` size."""
+def bounded(exchange: Exchange, text: int = STORED_TEXT, body: int = STORED_BODY) -> Exchange:
+    """The exchange as the journal stores it: a path, a query string, a header value and all
+    of a message's headers within `text` characters, a body within `body` bytes."""
     req, resp = exchange.request, exchange.response
     small = (
-        len(req.body) <= STORED_BODY
-        and len(resp.body) <= STORED_BODY
-        and len(req.path) <= STORED_TEXT
-        and len(req.query_string) <= STORED_TEXT
-        and _headers_size(req.headers) <= STORED_HEADERS
-        and _headers_size(tuple(resp.headers)) <= STORED_HEADERS
-        and all(len(v) <= STORED_TEXT for _, v in (*req.headers, *resp.headers))
+        len(req.body) <= body
+        and len(resp.body) <= body
+        and len(req.path) <= text
+        and len(req.query_string) <= text
+        and _headers_size(req.headers) <= text
+        and _headers_size(tuple(resp.headers)) <= text
     )
-    if small:
+    if small:  # every value is within `text` too, as all of them together are
         return exchange
     cut: list[str] = list(exchange.truncated)
-    req_headers, headers_cut = _cut_headers(req.headers)
-    resp_headers, resp_headers_cut = _cut_headers(tuple(resp.headers))
+    req_headers, headers_cut = _cut_headers(req.headers, text)
+    resp_headers, resp_headers_cut = _cut_headers(tuple(resp.headers), text)
     for part, was_cut in (
-        ("request.path", len(req.path) > STORED_TEXT),
-        ("request.query", len(req.query_string) > STORED_TEXT),
+        ("request.path", len(req.path) > text),
+        ("request.query", len(req.query_string) > text),
         ("request.headers", headers_cut),
-        ("request.body", len(req.body) > STORED_BODY),
+        ("request.body", len(req.body) > body),
         ("response.headers", resp_headers_cut),
-        ("response.body", len(resp.body) > STORED_BODY),
+        ("response.body", len(resp.body) > body),
     ):
         if was_cut and part not in cut:
             cut.append(part)
     # Slices copy: the journal keeps no reference to the whole of a large request.
     request = replace(
         req,
-        path=req.path[:STORED_TEXT],
-        query_string=req.query_string[:STORED_TEXT],
+        path=req.path[:text],
+        query_string=req.query_string[:text],
         headers=req_headers,
-        body=req.body[:STORED_BODY],
+        body=req.body[:body],
     )
-    response = replace(resp, headers=list(resp_headers), body=resp.body[:STORED_BODY])
+    response = replace(resp, headers=list(resp_headers), body=resp.body[:body])
     return replace(exchange, request=request, response=response, truncated=tuple(cut))
 
 
@@ -178,6 +194,7 @@ def _pack(exchange: Exchange) -> _Record:
         exchange.secrets,
         exchange.answered,
         exchange.truncated,
+        exchange.refused,
     )
     try:
         return exchange.seq, exchange.kind, marshal.dumps(fields)
@@ -186,33 +203,51 @@ def _pack(exchange: Exchange) -> _Record:
 
 
 def _unpack(record: _Record) -> Exchange:
-    seq, kind, at, req, resp, params, fault, secrets, answered, truncated = marshal.loads(
-        record[2]
+    seq, kind, at, req, resp, params, fault, secrets, answered, truncated, refused = (
+        marshal.loads(record[2])
     )
     status, headers, body, delay, fate = resp
     response = Response(status, list(headers), body, delay, fate)
     return Exchange(
-        seq, kind, at, Request(*req), response, params, fault, secrets, answered, truncated
-    )
+        seq, kind, at, Request(*req), response, params, fault, secrets, answered, truncated,
+        refused,
+    )  # fmt: skip
 
 
 class Journal:
     """A thread-safe ring buffer of exchanges: the oldest drop out past `maxlen` exchanges or
-    `max_bytes` bytes (each exchange is stored bounded first, see `bounded`)."""
+    `max_bytes` bytes (each exchange is stored bounded first, see `bounded`), and are counted
+    in `dropped`.
+
+    `max_text` and `max_body` are the part sizes `bounded` cuts at; `widen()` raises them to
+    a door's limits. Sequence numbers (`next_seq()`) count on across `clear()` and are never
+    reused, and the exchanges are held in their order.
+    """
 
     def __init__(
-        self, maxlen: int = DEFAULT_JOURNAL_SIZE, max_bytes: int = DEFAULT_JOURNAL_BYTES
+        self,
+        maxlen: int = DEFAULT_JOURNAL_SIZE,
+        max_bytes: int = DEFAULT_JOURNAL_BYTES,
+        *,
+        max_text: int = STORED_TEXT,
+        max_body: int = STORED_BODY,
     ) -> None:
         if maxlen < 1:
             raise ValueError("the journal needs room for at least one exchange")
         if max_bytes < 1:
             raise ValueError("the journal needs room for at least one byte")
+        if max_text < 1 or max_body < 1:
+            raise ValueError("the journal needs room for at least one byte of each part")
         self._lock = threading.Lock()
         self._items: deque[_Record] = deque()
         self._sizes: deque[int] = deque()
         self._maxlen, self._max_bytes = maxlen, max_bytes
+        self._max_text, self._max_body = max_text, max_body
         self._bytes = 0
         self._seq = 0
+        self._dropped = 0
+        self._unjournaled = 0
+        self._appended = 0
 
     @property
     def maxlen(self) -> int:
@@ -221,6 +256,49 @@ class Journal:
     @property
     def max_bytes(self) -> int:
         return self._max_bytes
+
+    @property
+    def max_text(self) -> int:
+        return self._max_text
+
+    @property
+    def max_body(self) -> int:
+        return self._max_body
+
+    def widen(self, *, max_text: int = 0, max_body: int = 0) -> None:
+        """Raise the part sizes to at least `max_text` characters and `max_body` bytes (never
+        lower them): a door that accepts larger requests has them journaled whole."""
+        with self._lock:
+            self._max_text = max(self._max_text, max_text)
+            self._max_body = max(self._max_body, max_body)
+
+    @property
+    def dropped(self) -> int:
+        """How many exchanges dropped out to keep the journal within `maxlen` and `max_bytes`
+        since it was made (`clear()` removes exchanges without counting them, and leaves
+        this count as it is)."""
+        with self._lock:
+            return self._dropped
+
+    @property
+    def appended(self) -> int:
+        """How many exchanges were ever appended: it only grows (whatever drops out or is
+        cleared), so a reader polling it sees every new exchange, even in a full journal."""
+        with self._lock:
+            return self._appended
+
+    @property
+    def unjournaled(self) -> int:
+        """How many requests the HTTP door read (some bytes of) but could not journal: a
+        request head half sent on a connection closed to make room or by the client, bytes
+        sent on a connection refused at the connection cap, a body or pipelined request its
+        parser refused while another request was being answered."""
+        with self._lock:
+            return self._unjournaled
+
+    def count_unjournaled(self) -> None:
+        with self._lock:
+            self._unjournaled += 1
 
     @property
     def bytes(self) -> int:
@@ -234,17 +312,23 @@ class Journal:
             return self._seq
 
     def append(self, exchange: Exchange) -> None:
-        stored = bounded(exchange)
+        stored = bounded(exchange, self._max_text, self._max_body)
         size, record = stored.size, _pack(stored)
+        items, sizes = self._items, self._sizes
         with self._lock:
-            self._items.append(record)
-            self._sizes.append(size)
+            if not items or items[-1][0] < record[0]:
+                items.append(record)
+                sizes.append(size)
+            else:  # numbered before one appended meanwhile (another thread): keep the order
+                at = bisect.bisect_right(items, record[0], key=lambda r: r[0])
+                items.insert(at, record)
+                sizes.insert(at, size)
             self._bytes += size
-            while len(self._items) > 1 and (
-                len(self._items) > self._maxlen or self._bytes > self._max_bytes
-            ):
-                self._items.popleft()
-                self._bytes -= self._sizes.popleft()
+            self._appended += 1
+            while len(items) > 1 and (len(items) > self._maxlen or self._bytes > self._max_bytes):
+                items.popleft()
+                self._bytes -= sizes.popleft()
+                self._dropped += 1
 
     def clear(self) -> None:
         with self._lock:
