@@ -78,7 +78,13 @@ SIGNATURE_PREFIX = "a prefix of the signature (12+ characters)"
 SIGNATURE_SUFFIX = "a suffix of the signature (12+ characters)"
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
-_ANSI = r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)|[@-Z\\^_])"
+# Escape sequences (ECMA-48, ECMA-35): CSI (colours), OSC (titles, links), nF such as the
+# charset designation ESC ( B that `tput sgr0` ends with, and the two-byte Fp/Fe/Fs ones
+# (ESC 7 of `tput sc`, ESC c). ESC [ and ESC ] alone are no sequence: a stream cut there waits.
+_ANSI = (
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)|[ -/]{1,8}[0-~]"
+    r"|[0-Z\\^_`-~])"
+)
 _MAX_ESCAPE = 520
 _NOISE = re.compile(rf"{_ANSI}|\r|\n")
 _ANSI_BYTES = re.compile(_ANSI.encode())
@@ -409,14 +415,18 @@ class Known:
     def __deepcopy__(self, memo: dict[int, Any]) -> Known:
         return self  # one run's values are shared (pytest-recording deep-copies its config)
 
-    def find(self, text: str | bytes) -> list[Finding]:
-        """One finding per (label, spelling) of a known value in `text` (normalised first)."""
+    def find(self, text: str | bytes, kind: Kind | None = None) -> list[Finding]:
+        """One finding per (label, spelling) of a known value in `text` (normalised first);
+        only of values of `kind` when given (the others are not even sought: a token where
+        it belongs costs no search for it)."""
         if isinstance(text, bytes):
             scanner = self.scanner()
             scanner.feed(text)
-            return scanner.findings()
+            return [f for f in scanner.findings() if kind is None or f.kind == kind]
         norm, found = _NOISE.sub("", text), dict[Finding, None]()
         for value in self._values:
+            if kind is not None and value.kind != kind:
+                continue
             if any(needle in norm for needle in value.needles):
                 for match in value.pattern.finditer(norm):
                     found[value.findings[match.group()]] = None

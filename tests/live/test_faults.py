@@ -75,7 +75,7 @@ def test_a_missing_cache_control_is_a_reported_warning_not_a_failure(suite: Suit
         result.stdout.fnmatch_lines(
             [
                 "*warn server-no-store (SHOULD, RFC6749-5.1): Cache-Control is missing*",
-                "*0 failed, 1 warnings, 16 passed, 0 skipped*",
+                "*0 failed, 1 warning, 16 passed, 0 skipped*",
             ]
         )
         assert "warnings summary" not in result.stdout.str()

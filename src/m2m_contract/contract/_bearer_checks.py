@@ -20,16 +20,19 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SCHEME_WORD = re.compile(r"[A-Za-z][A-Za-z-]{0,15}")
 
 
-def _header_problem(call: ApiCall, secrets: tuple[str, ...]) -> str | None:
+def _header_problem(call: ApiCall, obs: Observation) -> str | None:
     if call.authorization is None:
         return "has no Authorization header; send 'Authorization: Bearer <access_token>'"
     scheme, sep, rest = call.authorization.partition(" ")
     if scheme.lower() != "bearer":  # auth schemes are case-insensitive (RFC 7235 §2.1)
         # Quote only a plain scheme word: the header might hold a credential, never echo it.
-        plain = sep and _SCHEME_WORD.fullmatch(scheme) and not any(scheme in s for s in secrets)
-        shown = f"the {scheme!r} scheme" if plain else "a scheme other than Bearer"
+        plain = sep and _SCHEME_WORD.fullmatch(scheme) and not any(
+            scheme in s for s in obs.secrets
+        )
+        shown = f"the {obs.shown(scheme, 20)} scheme" if plain else "a scheme other than Bearer"
         return f"uses {shown}; expected 'Authorization: Bearer <token>'"
-    if not _B64TOKEN.fullmatch(rest):
+    # "Bearer" 1*SP b64token (RFC 6750 §2.1): several spaces before the token are allowed.
+    if not _B64TOKEN.fullmatch(rest.lstrip(" ")):
         return "the bearer credentials are not a single b64token (RFC 6750 §2.1)"
     return None
 
@@ -38,7 +41,7 @@ def _header_problem(call: ApiCall, secrets: tuple[str, ...]) -> str | None:
     "api-bearer-header", "MUST", "RFC6750-2.1", "API requests carry 'Authorization: Bearer <token>'"
 )
 def _bearer_header(obs: Observation) -> Result:
-    bad = [(c, why) for c in obs.api_calls if (why := _header_problem(c, obs.secrets))]
+    bad = [(c, why) for c in obs.api_calls if (why := _header_problem(c, obs))]
     return each(obs.api_calls, "API call", bad, "had a Bearer header")
 
 
@@ -49,11 +52,10 @@ def _bearer_header(obs: Observation) -> Result:
     "the bearer token is one the server issued (never 'None', 'undefined' or junk)",
 )
 def _issued(obs: Observation) -> Result:
-    issued = obs.issued_tokens
     bad = [
-        (c, _what_was_presented(c.bearer, obs))
+        (c, _what_was_presented(c, obs))
         for c in obs.api_calls
-        if c.bearer is not None and c.bearer not in issued
+        if c.bearer is not None and obs.token_source(c) is None
     ]
     return each(obs.api_calls, "API call", bad, "presented an issued token")
 
@@ -61,20 +63,23 @@ def _issued(obs: Observation) -> Result:
 _PLACEHOLDERS = ("None", "undefined", "null", "nil", "NaN", "[object Object]", "false", "0")
 
 
-def _what_was_presented(bearer: str | None, obs: Observation) -> str:
+def _what_was_presented(call: ApiCall, obs: Observation) -> str:
     """Say what a bad bearer was, without quoting anything that could be a credential."""
-    if bearer in _PLACEHOLDERS:
+    if call.bearer in _PLACEHOLDERS:
         return (
-            f"sends 'Authorization: Bearer {bearer}': the client used a value it never got "
-            "from a token response; check the token response before calling the API"
+            f"sends 'Authorization: Bearer {call.bearer}': the client used a value it never "
+            "got from a token response; check the token response before calling the API"
         )
-    source = next((c for c in obs.token_calls if c.answer_token == bearer), None)
+    source = obs.token_source(call, usable=False)
     if source is not None:
         said = source.response.get("token_type") if source.response else None
         return (
             f"presents the access_token of token request {source.n}'s answer, which said "
-            f"token_type {str(said)[:20]!r}: only a Bearer token response may be used"
+            f"token_type {obs.shown(str(said), 20)}: only a Bearer token response may be used"
         )
+    later = any(c.issued_token == call.bearer for c in obs.token_calls)
+    if later:
+        return "presents a bearer token before any token response had issued it"
     return "presents a bearer token the emulator never issued"
 
 
@@ -86,10 +91,9 @@ def _what_was_presented(bearer: str | None, obs: Observation) -> str:
     f"(tolerance {EXPIRY_TOLERANCE:g} s)",
 )
 def _not_expired(obs: Observation) -> Result:
-    issued = obs.issued_tokens
     bad = []
     for c in obs.api_calls:
-        source = issued.get(c.bearer or "")
+        source = obs.token_source(c)
         if source is None or source.expires_in is None:
             continue
         late = c.at - (source.at + source.expires_in)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import signal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -18,12 +19,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote_plus
 
 from .._protocol import ProtocolSettings
-from .._secrets import Finding, Known
+from .._secrets import Finding, Known, redact
+from .._text import ellipsize, visible
 
 if TYPE_CHECKING:
     from ..emulator import Exchange
 
 Encoding = Literal["json", "form", "other", "none"]
+Stream = Literal["stdout", "stderr"]
+STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
+SHOWN_LIMIT = 80  # display cells of a client value quoted in a message
 
 
 @dataclass(frozen=True)
@@ -107,10 +112,12 @@ class ApiCall:
 
     @property
     def bearer(self) -> str | None:
-        """The credentials after 'Bearer ' when the header has that form."""
+        """The credentials after 'Bearer' and its spaces (RFC 6750 §2.1: "Bearer" 1*SP
+        b64token) when the header has that form."""
         if self.authorization is None:
             return None
         scheme, _, rest = self.authorization.partition(" ")
+        rest = rest.lstrip(" ")
         return rest if scheme.lower() == "bearer" and rest else None
 
 
@@ -126,6 +133,8 @@ class OtherCall:
     query_string: str
     status: int
     kind: str = "other"
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    body: bytes = field(default=b"", repr=False)
 
 
 FOREIGN_SEQ = 1_000_000
@@ -169,10 +178,35 @@ class Outcome:
 
     @property
     def output(self) -> str:
-        """Everything kept of what the client printed, stdout first."""
+        """Everything kept of what the client printed, stdout first (the streams apart:
+        `stdout`, `stderr`, `Observation.printed`)."""
         if self.stdout and self.stderr and not self.stdout.endswith("\n"):
             return f"{self.stdout}\n{self.stderr}"
         return self.stdout + self.stderr
+
+    @property
+    def killed_by(self) -> int | None:
+        """The signal that killed the client, when one did: a negative status, or 128 + N
+        (how the harness and shells report a death by signal N)."""
+        code = self.exit_code
+        number = -code if code is not None and code < 0 else (
+            code - 128 if code is not None and 128 < code < 128 + signal.NSIG else None
+        )
+        return number if number is not None and signal_name(number) else None
+
+    @property
+    def ended(self) -> str:
+        """How the client ended, as a verb phrase: "exited with status 1", "was killed by
+        signal 11 (SIGSEGV)", "was killed at the time limit", "could not start: ..."."""
+        if self.error is not None:
+            return f"could not start: {visible(self.error)}"
+        if self.timed_out or self.exit_code is None:
+            return "was killed at the time limit"
+        number = self.killed_by
+        if number is None:
+            return f"exited with status {self.exit_code}"
+        status = f"; exit status {self.exit_code}" if self.exit_code > 0 else ""
+        return f"was killed by signal {number} ({signal_name(number)}{status})"
 
 
 @dataclass(frozen=True)
@@ -187,10 +221,35 @@ class Observation:
     outcome: Outcome
     handshakes: tuple[float, ...] = ()  # when a TLS ClientHello arrived
     foreign_calls: tuple[ForeignCall, ...] = ()  # requests the other origin received
+    # What the journals could not keep whole: exchanges evicted (`dropped`), requests read
+    # but never recorded (`unjournaled`), and (seq, request parts cut) of those recorded.
+    dropped: int = 0
+    unjournaled: int = 0
+    cut: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     @property
     def issued_tokens(self) -> dict[str, TokenCall]:
+        """Every token a Bearer answer issued (to say which request a call's token came
+        from, ask `token_source`: the same token can be issued twice)."""
         return {c.issued_token: c for c in self.token_calls if c.issued_token}
+
+    def token_source(self, call: ApiCall, *, usable: bool = True) -> TokenCall | None:
+        """The token request whose answer gave the token `call` presents: the latest one
+        before the call whose answer carried it (tokens minted in the same second are the
+        same, so two requests can issue one token, and a client holds the latest). Only
+        well-formed Bearer answers count, unless `usable` is False (any 2xx access_token)."""
+        bearer = call.bearer
+        if bearer is None:
+            return None
+        return next(
+            (
+                c
+                for c in reversed(self.token_calls)
+                if c.seq < call.seq
+                and (c.issued_token if usable else c.answer_token) == bearer
+            ),
+            None,
+        )
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -201,6 +260,49 @@ class Observation:
         """The run's secret and every token any answer carried, in all their spellings."""
         tokens = {c.answer_token: c for c in self.token_calls if c.answer_token}
         return known_values(self.settings, tokens)
+
+    def redacted(self, text: str) -> str:
+        """`text` with this run's secret and tokens (any spelling) and every credential
+        shape hidden: what any message or report may show of what the client sent or said."""
+        return redact(text, self.known)
+
+    def shown(self, value: object, limit: int = SHOWN_LIMIT) -> str:
+        """A value the client sent (or printed), as a message quotes it: redacted whole
+        first (a value split by line breaks is hidden too), then its control characters
+        escaped, then cut to `limit` display cells, then quoted. Non-strings are shown as
+        JSON. Every message that quotes a client value goes through here."""
+        if isinstance(value, str):
+            text = value
+        else:
+            try:
+                text = json.dumps(value, ensure_ascii=False)
+            except (TypeError, ValueError, RecursionError):
+                text = f"a JSON {type(value).__name__}"
+        return f"'{ellipsize(visible(self.redacted(text)), limit)}'"
+
+    def printed(self, stream: Stream) -> tuple[str, ...]:
+        """The non-empty lines the client left on `stream` (of what was kept), redacted as
+        one text before it is split, so a value wrapped over lines is hidden; neither cut
+        nor escaped."""
+        return self._printed[stream]
+
+    @cached_property
+    def _printed(self) -> dict[Stream, tuple[str, ...]]:
+        texts = {"stdout": self.outcome.stdout, "stderr": self.outcome.stderr}
+        return {
+            stream: tuple(
+                line for line in self.redacted(texts[stream]).splitlines() if line.strip()
+            )
+            for stream in STREAMS
+        }
+
+
+_SIGNALS = {s.value: s.name for s in signal.Signals if s.name.startswith("SIG")}
+
+
+def signal_name(number: int) -> str:
+    """SIGSEGV for 11 (this platform's names); "" for a number that is no signal."""
+    return _SIGNALS.get(number, "")
 
 
 def known_values(settings: ProtocolSettings, tokens: Iterable[str] = ()) -> Known:
@@ -288,12 +390,24 @@ def observe(
     outcome: Outcome,
     *,
     elsewhere: Iterable[Exchange] = (),
+    dropped: int = 0,
+    unjournaled: int = 0,
 ) -> Observation:
-    """Build the observation of one run from its journal (and the other origin's, if any)."""
+    """Build the observation of one run from its journal (and the other origin's, if any);
+    `dropped` and `unjournaled` count what the journals lost (Journal.dropped and
+    Journal.unjournaled of both)."""
     tokens: list[TokenCall] = []
     apis: list[ApiCall] = []
     others: list[OtherCall] = []
     handshakes: list[float] = []
+    elsewhere = tuple(elsewhere)
+    exchanges = tuple(exchanges)
+    cut = tuple(
+        (base + ex.seq, parts)
+        for base, journal in ((0, exchanges), (FOREIGN_SEQ, elsewhere))
+        for ex in journal
+        if (parts := tuple(p for p in ex.truncated if p.startswith("request.")))
+    )
     for ex in exchanges:
         req, resp = ex.request, ex.response
         sent = resp.fate == "send"
@@ -339,7 +453,7 @@ def observe(
             )
         elif ex.kind == "handshake":
             handshakes.append(ex.at)
-        elif ex.kind != "admin":
+        else:  # verify's emulators are driven in process: an admin request is the client's
             others.append(
                 OtherCall(
                     ex.seq,
@@ -350,6 +464,8 @@ def observe(
                     req.query_string,
                     resp.status,
                     ex.kind,
+                    req.headers,
+                    req.body,
                 )
             )
     foreign = tuple(
@@ -375,6 +491,9 @@ def observe(
         outcome,
         tuple(handshakes),
         foreign,
+        dropped,
+        unjournaled,
+        cut,
     )
     if outcome.leaks is None:  # not scanned as it was printed: scan what was kept
         leaks = tuple(

@@ -7,8 +7,9 @@ Clauses: "partner §1/§2" is the partner document (client-credentials-auth-flow
 
 from __future__ import annotations
 
+from .._text import visible
 from ._catalogue import Result, check, failed, nothing, passed
-from ._model import Observation
+from ._model import STREAMS, Observation
 from ._rules import (
     EXPIRY_SCENARIOS,
     EXPIRY_TOLERANCE,
@@ -19,13 +20,17 @@ from ._rules import (
 
 
 def _last_line(obs: Observation) -> str:
-    lines = [line.strip() for line in obs.outcome.output.splitlines() if line.strip()]
-    return f"; its last output line: {lines[-1][:160]!r}" if lines else "; it printed nothing"
+    """The last line the client printed on each stream (each stream redacted whole first)."""
+    said = [
+        f"its last {stream} line: {obs.shown(lines[-1].strip(), 160)}"
+        for stream in STREAMS
+        if (lines := obs.printed(stream))
+    ]
+    return "; " + "; ".join(said) if said else "; it printed nothing"
 
 
 def _exited(obs: Observation) -> str:
-    code = obs.outcome.exit_code
-    return "was killed at the time limit" if code is None else f"exited with status {code}"
+    return obs.outcome.ended
 
 
 @check(
@@ -40,7 +45,7 @@ def _requests_token(obs: Observation) -> Result:
     if obs.scenario == "untrusted-certificate" and obs.handshakes:
         return passed("the client opened a TLS connection to the token endpoint")
     if obs.outcome.error is not None:
-        return failed(f"the client could not be started: {obs.outcome.error}")
+        return failed(f"the client could not be started: {visible(obs.outcome.error)}")
     return failed(
         f"the client {_exited(obs)} without sending any token request to M2M_TOKEN_URL"
         f"{_last_line(obs)}"
@@ -57,13 +62,13 @@ def _finishes(obs: Observation) -> Result:
     if obs.scenario == "token-endpoint-stall":
         return nothing("judged by token-endpoint-stall-gives-up in this scenario")
     if obs.outcome.error is not None:
-        return failed(f"the client could not run: {obs.outcome.error}")
+        return failed(f"the client could not run: {visible(obs.outcome.error)}")
     if obs.outcome.timed_out:
         return failed(
             f"the client was still running when the scenario's {obs.outcome.limit:g} s limit "
             "(--scenario-timeout) ran out, and was killed" + _last_line(obs)
         )
-    return passed(f"the client exited with status {obs.outcome.exit_code}")
+    return passed(f"the client {obs.outcome.ended}")
 
 
 @check(
@@ -86,10 +91,7 @@ def _succeeds(obs: Observation) -> Result:
             if refused
             else f"; it made {len(obs.api_calls)} of the {wanted} API calls (M2M_API_CALLS)"
         )
-        return failed(
-            f"the client exited with status {obs.outcome.exit_code}; expected 0{why}"
-            f"{_last_line(obs)}"
-        )
+        return failed(f"the client {obs.outcome.ended}; expected exit 0{why}{_last_line(obs)}")
     if len(ok) < wanted:
         return failed(
             f"the client exited 0, but only {len(ok)} of the {wanted} API calls "
@@ -109,7 +111,7 @@ def _fails(obs: Observation) -> Result:
     if obs.outcome.timed_out or obs.outcome.exit_code is None:
         return nothing("the client did not run to the end (see client-finishes)")
     if obs.outcome.exit_code != 0:
-        return passed(f"the client exited with status {obs.outcome.exit_code}")
+        return passed(f"the client {obs.outcome.ended}")
     issued = [c for c in obs.token_calls if c.issued_token]
     if obs.scenario == "not-granted-scope" and issued and not issued[0].values("scope"):
         return failed(
@@ -118,10 +120,24 @@ def _fails(obs: Observation) -> Result:
             "scopes; send M2M_SCOPE, and exit non-zero when the token is refused"
         )
     ok = [c for c in obs.api_calls if 200 <= c.status < 300]
+    if obs.scenario == "untrusted-certificate" and issued:
+        used = f" and used it (API call {ok[0].n} was accepted)" if ok else ""
+        return failed(
+            f"the client exited 0: it accepted the untrusted certificate, got a token over it "
+            f"(token request {issued[0].n}){used}; refuse a certificate you cannot verify, "
+            "and exit non-zero when you cannot get a token",
+            *(c.seq for c in issued),
+        )
     if ok:
+        source = obs.token_source(ok[0])
+        why = (
+            f"the token of token request {source.n}"
+            if source is not None
+            else "no usable token was issued in this scenario"
+        )
         return failed(
             f"the client exited 0 after API call {ok[0].n} was accepted with a token it "
-            "should not have used; no usable token was issued in this scenario"
+            f"should not have used ({why})"
         )
     return failed(
         "the client exited 0 although no usable token was issued (or the API refused it): "
@@ -137,8 +153,7 @@ def _fails(obs: Observation) -> Result:
     scenarios=NO_TOKEN_SCENARIOS,
 )
 def _no_api(obs: Observation) -> Result:
-    issued = obs.issued_tokens
-    bad = [c for c in obs.api_calls if c.bearer not in issued]
+    bad = [c for c in obs.api_calls if obs.token_source(c) is None]
     if bad:
         return failed(
             f"API call {bad[0].n} was made although no token response in this scenario was "

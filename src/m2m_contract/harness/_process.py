@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_CAP", "Captured", "ProcessResult", "run_bounded"]
+__all__ = ["DEFAULT_CAP", "STOPPED_BEFORE_START", "Captured", "ProcessResult", "run_bounded"]
 
 DEFAULT_CAP = 1 << 20  # bytes kept per stream (stdout and stderr each)
 SUPERVISOR = str(Path(__file__).with_name("_supervise.py"))
@@ -46,6 +46,7 @@ _ASK = 0.4
 _GIVE_UP = 0.8
 _DRAIN = 0.1  # seconds to read what the dead tree left in the pipes
 _STOP_POLL = 0.05  # how often a run with a `stop` event looks at it
+STOPPED_BEFORE_START = "not started: the run was stopped before it began"
 
 OutputHook = Callable[[str, bytes], None]
 
@@ -287,7 +288,8 @@ def run_bounded(
     """Run `argv` to completion or to `timeout` seconds, whichever comes first.
 
     The limit counts from this call and holds within about a second whatever the program
-    does; setting `stop` (from another thread) ends the run the same way, at once. `cap`
+    does; setting `stop` (from another thread: a Ctrl-C, a budget) ends the run the same
+    way, at once, and a `stop` already set starts nothing (`error` says so). `cap`
     bytes are kept of each stream (half head, half tail); `on_output(name,
     chunk)` sees every chunk read, kept or not; an exception it raises propagates once the
     tree is dead. A program that cannot start gives a result with `error` set, never an
@@ -298,6 +300,9 @@ def run_bounded(
     if cap < 0:
         raise ValueError("cap must be >= 0")
     start = time.monotonic()
+    if stop is not None and stop.is_set():
+        nothing = Captured(b"", b"", 0)
+        return ProcessResult(None, False, nothing, nothing, 0.0, error=STOPPED_BEFORE_START)
     deadline = start + timeout
     run = _Run(cap, on_output)
     try:

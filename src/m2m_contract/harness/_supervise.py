@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import math
 import os
@@ -194,6 +195,9 @@ class _Supervisor:
                 preexec_fn=self._child_setup,
             )
         except OSError as exc:
+            why = _why_not(argv[0], self.spec["env"], self.spec["cwd"], exc)
+            if why is not None:
+                return f"cannot start {argv[0]!r}: {why}"
             where = f": {exc.filename}" if exc.filename not in (None, argv[0]) else ""
             return f"cannot start {argv[0]!r}: {exc.strerror}{where}"
         except (ValueError, subprocess.SubprocessError) as exc:
@@ -267,6 +271,40 @@ class _Supervisor:
             return None
         code = os.waitstatus_to_exitcode(self.client_status)
         return 128 - code if code < 0 else code  # killed by its own signal N -> 128 + N
+
+
+def _why_not(program: str, env: dict[str, str], cwd: str | None, exc: OSError) -> str | None:
+    """What the kernel's errno means when the program itself exists: ENOENT or EACCES
+    then come from the interpreter on its #! line, ENOEXEC from a file that is neither."""
+    if exc.errno not in (errno.ENOENT, errno.EACCES, errno.ENOEXEC):
+        return None
+    if exc.filename not in (None, program):
+        return None  # about the working directory, not the program
+    import shutil  # only on this error path: the supervisor starts with few imports
+
+    found = program if os.sep in program else shutil.which(program, path=env.get("PATH"))
+    if found is None:
+        return None
+    found = os.path.join(cwd, found) if cwd else found
+    try:
+        with open(found, "rb") as file:
+            first = file.readline(512)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        if exc.errno == errno.ENOEXEC:
+            return ("Exec format error: not a program this machine runs, and no #! line "
+                    "(a script needs one, e.g. #!/bin/sh)")
+        return None
+    words = first[2:].split()
+    if not words:
+        return "its #! line names no interpreter"
+    interpreter = os.fsdecode(words[0])
+    if exc.errno == errno.ENOENT:
+        return f"the interpreter on its #! line, {interpreter!r}, does not exist"
+    if exc.errno == errno.EACCES and os.access(found, os.X_OK):
+        return f"the interpreter on its #! line, {interpreter!r}, is not executable"
+    return None
 
 
 def _drain(fd: int) -> None:

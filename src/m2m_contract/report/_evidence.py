@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..contract import ApiCall, ForeignCall, Observation, OtherCall, TokenCall
-from ._text import ellipsize, visible
+from ..contract._model import STREAMS, Stream, signal_name
+from ._text import counted, ellipsize, visible
 
 Hide = Callable[[str], str]
 Call = TokenCall | ApiCall | OtherCall | ForeignCall
@@ -23,6 +24,8 @@ PARTICIPANTS = {
     "O": "Other origin",
 }
 OUTPUT_LINES = 8  # the client's last output lines shown under a failure
+LABEL_LIMIT = 400  # display cells of one exchange's label (a stray path can be 8 KiB)
+STDERR_MARK = "[stderr] "  # how the reports' one list of output lines marks stderr's
 _SHOWN_PARAMS = ("grant_type", "scope", "audience", "client_id")
 
 
@@ -99,7 +102,8 @@ def _api_request(call: ApiCall, obs: Observation) -> str:
         auth = "no Authorization"
     else:
         scheme, _, rest = call.authorization.partition(" ")
-        source = obs.issued_tokens.get(call.bearer or "")
+        rest = rest.lstrip(" ")
+        source = obs.token_source(call)
         if scheme.lower() != "bearer":
             auth = "another scheme than Bearer"
         elif source is not None:
@@ -150,9 +154,11 @@ def diagram(
     steps += [_step(call, obs, start, marked, hide) for call in _calls(obs)]
     steps.sort(key=lambda s: s["at"])
     for step in steps:
-        step["request"] = visible(hide(f"{step['name']}: {step['request']}"))
+        step["request"] = ellipsize(
+            visible(hide(f"{step['name']}: {step['request']}")), LABEL_LIMIT
+        )
         if step["answer"] is not None:
-            step["answer"] = visible(hide(step["answer"]))
+            step["answer"] = ellipsize(visible(hide(step["answer"])), LABEL_LIMIT)
         del step["name"]
     used = {"C"} | {s["to"] for s in steps}
     return {
@@ -171,27 +177,71 @@ def evidence(obs: Observation, model: dict[str, Any], hide: Hide, limit: int = 1
         answer = step["answer"] if step["answer"] is not None else "no answer"
         lines.append(f"{flag} +{step['at']:.2f} s {step['request']} -> {answer}")
     if len(steps) > limit:
-        lines.append(f"   ... {len(steps) - limit} more exchange(s)")
+        lines.append(f"   ... {counted(len(steps) - limit, 'more exchange')}")
     lines.append(f"   client {ending(obs)}")
-    output = last_lines(obs, hide)
-    if output:
-        lines.append(f"   client output (last {len(output)} lines, redacted):")
+    for stream, output in output_tail(obs, hide):
+        kept = counted(len(output), "line")
+        lines.append(f"   client output (last {kept} of {stream}, redacted):")
         lines += [f"     | {line}" for line in output]
     return "\n".join(lines)
 
 
 def ending(obs: Observation, *, timed: bool = True) -> str:
-    """How the client ended, in a few words ('exited with status 1 after 0.42 s')."""
+    """How the client ended, after "client": 'exited with status 1 after 0.42 s', 'was
+    killed by signal 11 (SIGSEGV)...'. Without `timed`, a short form for an "exit" field:
+    'status 1', 'signal 11 (SIGSEGV)', 'killed at the 30 s limit' (it follows "exit")."""
     out = obs.outcome
     if out.error is not None:
-        return f"could not start: {out.error}"
-    if out.timed_out:
-        return f"killed at the {out.limit:g} s limit"
-    after = f" after {out.elapsed:.2f} s" if out.elapsed and timed else ""
-    return f"exited with status {out.exit_code}{after}"
+        return out.ended
+    if out.timed_out or out.exit_code is None:
+        return _killed(obs, timed=timed)
+    if not timed:
+        number = out.killed_by
+        return f"status {out.exit_code}" if number is None else (
+            f"signal {number} ({signal_name(number)})"
+        )
+    after = f" after {out.elapsed:.2f} s" if out.elapsed else ""
+    return f"{out.ended}{after}"
+
+
+def _killed(obs: Observation, *, timed: bool) -> str:
+    """Which limit killed the client: token-endpoint-stall's budget counts from the first
+    token request (a client that sends none runs to the scenario timeout plus the budget),
+    any other scenario's from the client's start."""
+    out = obs.outcome
+    if obs.scenario == "token-endpoint-stall":
+        head = (
+            f"killed {out.limit:g} s after its first token request"
+            if obs.token_calls
+            else "killed at the time limit (it sent no token request)"
+        )
+    else:
+        head = f"killed at the {out.limit:g} s limit" if out.limit else "killed at the time limit"
+    if not timed:
+        return head
+    return f"was {head}" + (f", {out.elapsed:.2f} s after it started" if out.elapsed else "")
+
+
+def output_tail(
+    obs: Observation, hide: Hide, count: int = OUTPUT_LINES
+) -> list[tuple[Stream, list[str]]]:
+    """The client's last `count` non-empty lines of each stream that has any: each stream
+    redacted as one text before it is split (a value wrapped over lines is hidden too), then
+    each line redacted, made visible and cut."""
+    tails = [(stream, list(obs.printed(stream)[-count:])) for stream in STREAMS]
+    return [
+        (stream, [ellipsize(visible(hide(line)), 200) for line in lines])
+        for stream, lines in tails
+        if lines
+    ]
 
 
 def last_lines(obs: Observation, hide: Hide, count: int = OUTPUT_LINES) -> list[str]:
-    """The client's last non-empty output lines, redacted, control characters visible."""
-    lines = [line for line in obs.outcome.output.splitlines() if line.strip()]
-    return [ellipsize(visible(hide(line)), 200) for line in lines[-count:]]
+    """The client's last `count` non-empty lines of stdout, then of stderr, each marked
+    STDERR_MARK (redacted and visible, as `output_tail` makes them): one list for the
+    reports' output block."""
+    return [
+        f"{STDERR_MARK}{line}" if stream == "stderr" else line
+        for stream, lines in output_tail(obs, hide, count)
+        for line in lines
+    ]

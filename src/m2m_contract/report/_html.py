@@ -12,7 +12,8 @@ from html import escape
 from typing import Any
 
 from ._diagram import sequence_svg
-from ._text import visible
+from ._markdown import headline
+from ._text import counted, visible
 
 EVIDENCE_LIMIT = 40_000  # characters of one check's evidence
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; form-action 'none'"  # noqa: E501
@@ -155,7 +156,10 @@ def _seconds(value: object) -> str:
 
 def _counts(counts: Mapping[str, Any]) -> str:
     keys = ("passed", "failed", "warnings", "skipped")
-    return ", ".join(f"{_int(counts.get(k))} {k}" for k in keys)
+    return ", ".join(
+        counted(_int(counts.get(k)), "warning") if k == "warnings" else f"{_int(counts.get(k))} {k}"
+        for k in keys
+    )
 
 
 def _evidence(text: object) -> str:
@@ -168,17 +172,6 @@ def _evidence(text: object) -> str:
         shown = escape(line, quote=True)
         lines.append(f'<span class="hit">{shown}</span>' if line.startswith("!!") else shown)
     return "\n".join(lines)
-
-
-def _headline(report: Mapping[str, Any]) -> str:
-    """What the verdict comes to, in one line."""
-    scenarios = [sc for sc in report.get("scenarios") or [] if isinstance(sc, Mapping)]
-    failing = sum(sc.get("verdict") == "FAIL" for sc in scenarios)
-    failed = _int((report.get("summary") or {}).get("failed"))
-    if failed:
-        checks = "check" if failed == 1 else "checks"
-        return f"{failed} {checks} failed in {failing} of {len(scenarios)} scenarios"
-    return f"every check passed in {len(scenarios)} scenarios"
 
 
 def _header(report: Mapping[str, Any]) -> str:
@@ -200,7 +193,7 @@ def _header(report: Mapping[str, Any]) -> str:
         f'<header class="top {verdict}"><div class="wrap">'
         f'<p class="kicker">m2m-contract · {_h(suite)} report</p>'
         f'<h1><span class="verdict {verdict}">{mark}</span>'
-        f"<span>{escape(_headline(report))}</span></h1>"
+        f"<span>{escape(headline(report))}</span></h1>"
         f'<dl class="meta"><dt>{who}</dt><dd><code>{_h(report.get("client"))}</code></dd>'
         f"<dt>Profile</dt><dd>{_h(report.get('profile'))}</dd>"
         f"<dt>Strict</dt><dd>{'yes: SHOULD warnings fail the run' if report.get('strict') else 'no: SHOULD checks warn'}</dd>"  # noqa: E501
@@ -234,7 +227,8 @@ def _table(scenarios: list[Mapping[str, Any]], anchors: dict[str, str]) -> str:
     )  # fmt: skip
     return (
         '<section aria-labelledby="scenarios"><h2 id="scenarios">Scenarios</h2>'
-        f"<table><caption>{len(scenarios)} scenarios, one row each; a scenario's name links "
+        f"<table><caption>{counted(len(scenarios), 'scenario')}, one row each; a scenario's "
+        "name links "
         "to its failures and warnings.</caption>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
     )
@@ -276,10 +270,12 @@ def _output(sc: Mapping[str, Any]) -> str:
     output = sc.get("output") or {}
     lines = [visible(line) for line in output.get("lines") or []]
     dropped, dropped_bytes = _int(output.get("dropped_lines")), _int(output.get("dropped_bytes"))
-    note = f", {dropped} earlier lines ({dropped_bytes:,} bytes) not kept" if dropped else ""
+    note = (f", {counted(dropped, 'earlier line')} ({dropped_bytes:,} bytes) not kept"
+            if dropped else "")
     body = escape("\n".join(lines), quote=True) if lines else "(the client printed nothing)"
     return (
-        f'<details class="output" open><summary>Client output: last {len(lines)} lines'
+        f'<details class="output" open><summary>Client output: last '
+        f"{counted(len(lines), 'line')}"
         f"{note}, secrets redacted</summary><pre>{body}</pre></details>"
     )
 

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from ._diagram import mermaid
-from ._text import ellipsize, visible
+from ._text import counted, ellipsize, visible
 
 STEP_SUMMARY_LIMIT = 1024 * 1024  # bytes GitHub accepts for one step's summary
 CELL = 120  # display cells of one table cell
@@ -67,6 +67,17 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
+def headline(report: Mapping[str, Any]) -> str:
+    """What the verdict comes to, in one line (the Markdown and HTML reports' headline)."""
+    scenarios = [sc for sc in report.get("scenarios") or [] if isinstance(sc, Mapping)]
+    failing = sum(sc.get("verdict") == "FAIL" for sc in scenarios)
+    failed = _int((report.get("summary") or {}).get("failed"))
+    if failed:
+        return (f"{counted(failed, 'check')} failed in {failing} of "
+                f"{counted(len(scenarios), 'scenario')}")
+    return f"every check passed in {counted(len(scenarios), 'scenario')}"
+
+
 def _seconds(value: object) -> str:
     return f"{value:.2f} s" if isinstance(value, int | float) else _text(value, 20)
 
@@ -87,7 +98,7 @@ def _table(report: Mapping[str, Any], scenarios: list[Mapping[str, Any]], budget
         )
         used += len(row.encode()) + 1
         if used > budget:
-            lines.append(f"| … {len(scenarios) - n} more scenarios | | | | | | | |")
+            lines.append(f"| … {counted(len(scenarios) - n, 'more scenario')} | | | | | | | |")
             break
         lines.append(row)
     summary = report.get("summary") or {}
@@ -118,11 +129,12 @@ def _output(sc: Mapping[str, Any]) -> str:
     output = sc.get("output") or {}
     lines = [ellipsize(visible(line), OUTPUT_LINE) for line in output.get("lines") or []]
     dropped = _int(output.get("dropped_lines"))
-    more = f", {dropped} earlier lines not kept" if dropped else ""
+    more = f", {counted(dropped, 'earlier line')} not kept" if dropped else ""
     body = _fenced("\n".join(lines)) if lines else "The client printed nothing."
     return (
         f"<details><summary>Client output of <code>{_html(sc.get('name'), CELL)}</code>: "
-        f"last {len(lines)} lines{more} (secrets redacted)</summary>\n\n{body}\n\n</details>"
+        f"last {counted(len(lines), 'line')}{more} (secrets redacted)</summary>\n\n"
+        f"{body}\n\n</details>"
     )
 
 
@@ -159,19 +171,11 @@ def render_markdown(report: Mapping[str, Any], *, limit: int = STEP_SUMMARY_LIMI
     checks = [c for c in report.get("checks") or [] if isinstance(c, Mapping)]
     passed = report.get("verdict") == "passed"
     suite = visible(report.get("suite") or "conformance")
-    failing = sum(sc.get("verdict") == "FAIL" for sc in scenarios)
-    failed = _int((report.get("summary") or {}).get("failed"))
-    checks_word = "check" if failed == 1 else "checks"
-    headline = (
-        f"{failed} {checks_word} failed in {failing} of {len(scenarios)} scenarios"
-        if failed
-        else f"every check passed in {len(scenarios)} scenarios"
-    )
     who = "tenant" if suite == "live" else "client"
     head = [
         f"## {'✅' if passed else '❌'} m2m-contract {_text(suite, 20)}: "
         f"{'passed' if passed else 'failed'}",
-        f"**{headline}** · {who} {_code(report.get('client'), 200)} · profile "
+        f"**{headline(report)}** · {who} {_code(report.get('client'), 200)} · profile "
         f"{_code(report.get('profile'), 60)}"
         f" · {'strict: SHOULD warnings fail' if report.get('strict') else 'not strict'}",
         _table(report, scenarios, limit // 4),
@@ -194,7 +198,8 @@ def render_markdown(report: Mapping[str, Any], *, limit: int = STEP_SUMMARY_LIMI
             left = sum(1 for b in blocks[i:] if not b.startswith("### "))
             out.append(
                 f"> [!NOTE]\n> This summary was cut to stay under GitHub's step-summary limit: "
-                f"{left} more sections (failures, warnings, client output) are in the HTML and "
+                f"{counted(left, 'more section')} (failures, warnings, client output) are in "
+                "the HTML and "
                 "JSON reports."
             )
             break

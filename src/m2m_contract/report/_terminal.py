@@ -11,13 +11,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ._text import visible
+from ._text import counted, visible
 
 
 def _counts(summary: Mapping[str, Any]) -> str:
     parts = [
         f"{summary.get('failed', 0)} failed",
-        f"{summary.get('warnings', 0)} warnings",
+        counted(summary.get('warnings', 0), 'warning'),
         f"{summary.get('passed', 0)} passed",
         f"{summary.get('skipped', 0)} skipped (nothing to judge)",
     ]
@@ -32,7 +32,7 @@ def verdict_line(model: Mapping[str, Any]) -> str:
     failed = [c for c in model.get("checks", []) if _fails(c)]
     scenarios = len({c["scenario"] for c in failed})
     if failed:
-        head = f"FAIL: {len(failed)} check(s) failed in {scenarios} scenario(s)"
+        head = f"FAIL: {counted(len(failed), 'check')} failed in {counted(scenarios, 'scenario')}"
     else:
         head = "PASS: no MUST check failed" + (" (strict: no warning)" if model.get("strict")
                                                else "")
@@ -104,7 +104,7 @@ def render_terminal(model: Mapping[str, Any], *, verbose: bool = False) -> str:
         return "\n".join([*lines, "", verdict_line(model)])
     lines = [
         f"m2m-contract conformance: client {visible(model.get('client'))}"
-        f" | profile {model.get('profile')}{strict} | {len(scenarios)} scenario(s)",
+        f" | profile {model.get('profile')}{strict} | {counted(len(scenarios), 'scenario')}",
         "",
     ]
     width = max((len(s["name"]) for s in scenarios), default=10)
