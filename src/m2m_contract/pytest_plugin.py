@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,6 +41,7 @@ from .report import (
     checked_path,
     render_terminal,
 )
+from .report._write import RENDERERS, ReportWriteError, shown_path, write_report
 
 _RESULT, _RUN = "m2m_result", "m2m_run"
 NO_CLIENT = (
@@ -69,6 +71,10 @@ class Conformance:
     runs: dict[str, ScenarioRun] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # what kept the suite from running
     model: dict[str, Any] | None = None
+    interrupted: int | None = None  # Ctrl-C: how many scenarios were left unfinished
+    setup_error: str | None = None  # the client never ran in any scenario: why
+    # (path, one line) of each report that could not be written
+    write_errors: list[tuple[Path, str]] = field(default_factory=list)
     _runner: ClientRunner | None = None
 
     def runner(self) -> ClientRunner:
@@ -205,12 +211,24 @@ def m2m_conformance(request: pytest.FixtureRequest) -> ConformanceSession:
 
     Under `-n N --dist loadgroup` each worker runs only the scenarios it is sent, when it
     is sent them; otherwise every collected scenario runs up front, side by side.
+    Ctrl-C stops every client at once and ends the session (pytest's "interrupted"); a
+    client that could not start in any scenario ends it as a usage error, naming why: there
+    is then nothing to judge.
     """
     state = request.config.stash[STATE]
     session = ConformanceSession(state.runner(), state.options, state.progress)
     if request.config.getoption("dist", "no") == "loadgroup":
         return session
-    session.prepare([s for item in request.session.items if (s := _case_of(item)) is not None])
+    try:
+        session.prepare(
+            [s for item in request.session.items if (s := _case_of(item)) is not None]
+        )
+    except KeyboardInterrupt:
+        state.interrupted = session.unfinished
+        raise
+    state.setup_error = session.start_failure()
+    if state.setup_error is not None:
+        pytest.exit(state.setup_error, returncode=pytest.ExitCode.USAGE_ERROR)
     return session
 
 
@@ -266,6 +284,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash.get(STATE, None)
     if state is None or not state.results or hasattr(config, "workerinput"):
         return
+    if exitstatus == pytest.ExitCode.INTERRUPTED:  # some checks never ran: no verdict
+        return
     order = {name: n for n, name in enumerate(SCENARIOS)}
     results = sorted(state.results, key=lambda r: order.get(r.scenario, len(order)))
     state.model = build(
@@ -276,7 +296,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         profile=state.options.profile,
         strict=state.options.strict,
     )
-    state.outputs.write(state.model)
+    if state.verify:
+        return  # verify writes the reports itself, once its verdict is printed
+    for name, path in state.outputs.named():
+        try:
+            write_report(path, RENDERERS[name](state.model))
+        except ReportWriteError as exc:
+            option = "--m2m-junitxml" if name == "junit" else f"--m2m-report-{name}"
+            state.write_errors.append(
+                (path, f"{option} {shown_path(path)}: cannot write the report ({exc.reason})")
+            )
+    if state.write_errors and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
 def pytest_terminal_summary(
@@ -287,10 +318,12 @@ def pytest_terminal_summary(
         return
     terminalreporter.section("m2m-contract conformance")
     terminalreporter.write_line(render_terminal(state.model, verbose=config.option.verbose > 0))
-    for path in (state.outputs.json, state.outputs.junit, state.outputs.markdown,
-                 state.outputs.html):
-        if path is not None:
-            terminalreporter.write_line(f"report written to {path}")
+    failed = dict(state.write_errors)
+    for path in state.outputs.paths():
+        if path not in failed:
+            terminalreporter.write_line(f"report written to {shown_path(path)}")
+    for line in failed.values():
+        terminalreporter.write_line(line)
 
 
 # -- emulator fixtures -----------------------------------------------------------------------

@@ -6,8 +6,10 @@ serve | verify | checks | token | reference-client | cassettes | live
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from .. import __version__
 from . import cassettes, checks, client, live, serve, verify
@@ -15,8 +17,17 @@ from . import cassettes, checks, client, live, serve, verify
 Command = Callable[[argparse.Namespace], int]
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser whose errors are one line naming the command, not the whole usage block
+    (subcommand parsers are of the same class: argparse makes them so)."""
+
+    def error(self, message: str) -> NoReturn:
+        shown = message.replace("\r", "\\r").replace("\n", "\\n")
+        self.exit(2, f"{self.prog}: error: {shown} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="m2m-contract",
         description="Contract tests and an Auth0 emulator for OAuth 2.0 Client Credentials.",
     )
@@ -40,5 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return run(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before or after the part of a command that handles it
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.write(f"{parser.prog} {args.command}: interrupted\n")
         return 130

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..live.pytest_plugin import OPTIONAL, Live, Preset, settings
     from ..report import Outputs, ReportPathError, checked_path, render_terminal
-    from ._output import emit
+    from ..report._write import shown_path
+    from ._output import emit, warn
 
     def fail(message: str) -> int:
         print(f"m2m-contract live: {message}", file=sys.stderr)
@@ -123,7 +124,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if live.model is None:
         return fail(f"the live suite did not run (pytest exit status {int(code)})")
-    emit(render_terminal(live.model, verbose=live.verbose))
+    text = render_terminal(live.model, verbose=live.verbose)
+    problem = emit(text)
+    if problem is not None:
+        verdict = text.rstrip().splitlines()[-1] if text.strip() else ""
+        warn(f"m2m-contract live: cannot print the verdict to stdout ({problem}); it is: "
+             f"{verdict}")
     for path in outputs.paths():
-        print(f"report written to {path}", file=sys.stderr)
+        warn(f"report written to {shown_path(path)}")
+    if problem is not None:
+        return 2
     return 1 if live.model["verdict"] == "failed" else 0

@@ -1,4 +1,10 @@
-"""A conformance session: runs the selected scenarios once, side by side, and judges checks."""
+"""A conformance session: runs the selected scenarios once, side by side, and judges checks.
+
+A Ctrl-C (KeyboardInterrupt in the thread waiting on the scenarios) or an error in one
+scenario sets the session's abort event: every running client is killed at once, none
+waiting is started, and the exception goes on once every scenario thread has ended, with
+`unfinished` saying how many scenarios never finished.
+"""
 
 from __future__ import annotations
 
@@ -98,6 +104,8 @@ class ConformanceSession:
         self.progress = progress
         self._lock = threading.Lock()
         self._observations: dict[str, Observation] = {}
+        self.abort = threading.Event()  # set: stop every client now (Ctrl-C)
+        self.unfinished = 0  # scenarios an abort left without an observation
 
     def prepare(self, scenarios: Iterable[str]) -> None:
         """Run every scenario not yet run, side by side (each has its own emulator and port)."""
@@ -107,9 +115,10 @@ class ConformanceSession:
                 return
             todo.sort(key=lambda s: FIRST.index(s) if s in FIRST else len(FIRST))
             boot = threading.Semaphore(BOOTING)
-            with ThreadPoolExecutor(
+            pool = ThreadPoolExecutor(
                 max_workers=min(MAX_PARALLEL, len(todo)), thread_name_prefix="m2m-scenario"
-            ) as pool:
+            )
+            try:
                 futures = {
                     pool.submit(
                         run_scenario,
@@ -119,6 +128,7 @@ class ConformanceSession:
                         timeout=self.options.timeout,
                         stall_budget=self.options.stall_budget,
                         boot=boot,
+                        abort=self.abort,
                     ): name
                     for name in todo
                 }
@@ -126,6 +136,36 @@ class ConformanceSession:
                     self._observations[futures[future]] = future.result()
                     if self.progress is not None:
                         self.progress(done, len(todo))
+            except BaseException:  # Ctrl-C, or a scenario that raised: stop the others now
+                self.abort.set()
+                self.unfinished = sum(name not in self._observations for name in todo)
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)  # quick once aborted
+
+    def start_failure(self) -> str | None:
+        """Why no scenario tested the client, when the client never got going in any: it
+        could not be started, or it exited 126/127 (a shell's "cannot execute" and "not
+        found") before any request. None when at least one scenario saw it run."""
+        runs = list(self._observations.values())
+        if not runs:
+            return None
+        errors = [o.outcome.error for o in runs]
+        if all(error is not None for error in errors):
+            return f"the client could not start in any scenario: {errors[0]}"
+        codes = {o.outcome.exit_code for o in runs}
+        silent = all(
+            not (o.token_calls or o.api_calls or o.other_calls or o.handshakes) for o in runs
+        )
+        if not silent or not codes <= {126, 127}:
+            return None
+        obs = runs[0]
+        said = last_lines(obs, hider(obs), count=1)
+        what = f": {said[0]}" if said else ""
+        return (
+            f"the client exited with status {obs.outcome.exit_code} in every scenario before "
+            f"any request (126/127: a command that cannot run or is not found){what}"
+        )
 
     def observation(self, scenario: str) -> Observation:
         self.prepare([scenario])
