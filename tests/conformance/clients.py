@@ -249,6 +249,19 @@ class _Client:
                     state["token"] = self.fetch()
             return state["token"]  # type: ignore[no-any-return]
 
+    def _elsewhere(self, leak: str, token: str, headers: dict[str, str], body: str) -> None:
+        """Send a `discovery-` leak to the discovery document, a `token-request-bearer` one
+        as a (second, valid) token request."""
+        if leak == "token-request-bearer":
+            creds = {"client_id": self.env["M2M_CLIENT_ID"],
+                     "client_secret": self.env["M2M_CLIENT_SECRET"],
+                     "grant_type": "client_credentials"}
+            self.http.post(self.env["M2M_TOKEN_URL"], json=creds, headers=headers)
+            return
+        base = self.env["M2M_TOKEN_URL"].rsplit("/oauth/token", 1)[0]
+        url = base + "/.well-known/openid-configuration"
+        self.http.request("POST" if body else "GET", url, content=body or None, headers=headers)
+
     def forget(self) -> None:
         self.state()["token"] = None
 
@@ -256,7 +269,10 @@ class _Client:
         k = self.k
         token, scheme = self.token()
         url = self.env["M2M_API_URL"] + k.api_path_suffix
-        headers, body, cookies = _api_leak(k.leak, self.env["M2M_CLIENT_SECRET"])
+        headers, body, cookies = _api_leak(k.leak, self.env["M2M_CLIENT_SECRET"], token)
+        if k.leak.startswith(("discovery-", "token-request-bearer")):
+            self._elsewhere(k.leak, token, headers, body)
+            headers, body = {}, ""
         if k.leak.startswith("api-query"):
             url += "?" + headers.pop("query")
         resp = self.http.request(
@@ -291,8 +307,27 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def _api_leak(leak: str, secret: str) -> tuple[dict[str, str], str, dict[str, str]]:
-    """(headers, body, cookies) that carry the secret to the API, as `leak` says."""
+def _api_leak(
+    leak: str, secret: str, token: str
+) -> tuple[dict[str, str], str, dict[str, str]]:
+    """(headers, body, cookies) that carry the secret or the token, as `leak` says (to the
+    API, or for a `discovery-` or `token-request-bearer` leak, to that endpoint)."""
+    if leak == "api-token-cookie":
+        return {}, "", {"session": token}
+    if leak == "api-token-header":
+        return {"X-Access-Token": token}, "", {}
+    if leak in ("discovery-header", "discovery-basic", "discovery-body"):
+        basic = "Basic " + _b64(f"m2m-contract-client:{secret}")
+        return {
+            "discovery-header": ({"X-Debug": secret}, ""),
+            "discovery-basic": ({"Authorization": basic}, ""),
+            "discovery-body": (
+                {"content-type": "application/x-www-form-urlencoded"},
+                f"client_secret={secret}",
+            ),
+        }[leak] + ({},)
+    if leak == "token-request-bearer":
+        return {"Authorization": f"Bearer {token}"}, "", {}
     if leak == "api-header":
         return {"X-Debug-Secret": secret}, "", {}
     if leak == "api-header-base64":

@@ -269,7 +269,7 @@ def test_gzip_members_and_zstd_frames_are_all_decoded() -> None:
     [
         (b"\xfd7zXZ\x00secret-token-material", "xz", "Content-Encoding 'xz' is unknown"),
         (b"secret-token-material", "gzip", "does not decode as Content-Encoding 'gzip'"),
-        (gzip.compress(b"secret-token-material")[:-6], "gzip", "does not decode as"),
+        (gzip.compress(b"secret-token-material", mtime=0)[:-6], "gzip", "does not decode as"),
         (b"secret-token-material", "br", "does not decode as Content-Encoding 'br'"),
         (zstandard.ZstdCompressor().compress(b"x" * 99)[:-3], "zstd", "does not decode as"),
         (b"secret-token-material", "gzip, compress", "Content-Encoding 'compress' is unknown"),

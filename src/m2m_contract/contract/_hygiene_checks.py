@@ -11,48 +11,72 @@ Clauses: "partner §1/§2" is the partner document (client-credentials-auth-flow
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
-from .._secrets import Finding, Known
+from .._secrets import Finding, Kind
 from ._catalogue import Result, check, failed, passed
 from ._model import Observation
 
 Place = tuple[int, str, list[Finding]]  # (journal seq, where, what was found)
+Part = tuple[int, str, str, str | bytes]  # (journal seq, part kind, where, text)
 
 
-def _found(known: Known, texts: Iterable[str], kind: str) -> list[Finding]:
-    return [f for text in texts if text for f in known.find(text) if f.kind == kind]
+def _headers(seq: int, of: str, headers: Iterable[tuple[str, str]], auth: str) -> Iterator[Part]:
+    """Each header as `name: value` (a value in a header's name is found too); the
+    Authorization header is the part `auth`: where a credential may travel, or not."""
+    for name, value in headers:
+        part = auth if name == "authorization" else "header"
+        yield seq, part, f"the {name.title()} header of {of}", f"{name}: {value}"
 
 
-def _places(obs: Observation, kind: str, *, urls: bool) -> list[Place]:
-    """Where `kind` (secret or token) shows up: in URLs, or in the other places it must not."""
-    known, places = obs.known, []
-    if urls:
-        targets = [
-            *((c.seq, f"the URL of token request {c.n}", "&".join(f"{k}={v}" for k, v in c.query))
-              for c in obs.token_calls),
-            *((c.seq, f"the URL of API call {c.n}", f"{c.path}?{c.query_string}")
-              for c in obs.api_calls),
-            *((c.seq, f"the URL of {c.kind} request {c.n}", f"{c.path}?{c.query_string}")
-              for c in obs.other_calls),
-        ]
-        for seq, where, text in targets:
-            if found := _found(known, [text], kind):
-                places.append((seq, where, found))
-        return places
-    for c in obs.api_calls:
-        headers = [v for k, v in c.headers if kind == "secret" or k != "authorization"]
-        body = c.body.decode("utf-8", "replace")
-        for part, texts in (("a header", headers), ("the body", [body])):
-            if found := _found(known, texts, kind):
-                places.append((c.seq, f"{part} of API call {c.n}", found))
-    if kind == "secret":  # the token request itself: any header but a Basic Authorization
-        for t in obs.token_calls:
-            headers = [v for k, v in t.headers
-                       if not (k == "authorization" and v.lower().startswith("basic "))]
-            if found := _found(known, headers, kind):
-                places.append((t.seq, f"a header of token request {t.n} (not Basic)", found))
+def _parts(obs: Observation) -> Iterator[Part]:
+    """Every part of every request the client made, named for a message: URL, each header
+    and the body, of token requests, API calls and anything else it sent."""
+    for t in obs.token_calls:
+        of = f"token request {t.n}"
+        yield t.seq, "url", f"the URL of {of}", "&".join(f"{k}={v}" for k, v in t.query)
+        yield from _headers(t.seq, of, t.headers, "token authorization")
+        yield t.seq, "token body", f"the body of {of}", "&".join(f"{k}={v}" for k, v in t.pairs)
+    for a in obs.api_calls:
+        of = f"API call {a.n}"
+        yield a.seq, "url", f"the URL of {of}", f"{a.path}?{a.query_string}"
+        yield from _headers(a.seq, of, a.headers, "api authorization")
+        yield a.seq, "body", f"the body of {of}", a.body
+    for o in obs.other_calls:
+        of = f"{o.kind} request {o.n}"
+        yield o.seq, "url", f"the URL of {of}", f"{o.path}?{o.query_string}"
+        yield from _headers(o.seq, of, o.headers, "header")
+        # A token request sent to a wrong path is token-request-path's failure, not a leak.
+        body = "stray body" if o.kind == "other" else "body"
+        yield o.seq, body, f"the body of {of}", o.body
+
+
+def _places(obs: Observation, kind: Kind, parts: Callable[[Part], bool]) -> list[Place]:
+    """Where `kind` (secret or token) shows up in the parts `parts` selects."""
+    places: list[Place] = []
+    for part in _parts(obs):
+        seq, _, where, text = part
+        if parts(part) and text and (found := obs.known.find(text, kind)):
+            places.append((seq, obs.known.redact(where), found))  # a header's name may leak
     return places
+
+
+def _in_url(part: Part) -> bool:
+    return part[1] == "url"
+
+
+def _secret_misplaced(part: Part) -> bool:
+    """The secret belongs in the token request's body or its Basic header, nowhere else (a
+    token request to a wrong path fails token-request-path instead)."""
+    kind, text = part[1], part[3]
+    if kind == "token authorization" and isinstance(text, str):
+        return not text.partition(": ")[2].lower().startswith("basic ")
+    return kind not in ("url", "token body", "stray body")
+
+
+def _token_misplaced(part: Part) -> bool:
+    """A token belongs in the Authorization header of an API call, nowhere else."""
+    return part[1] not in ("url", "api authorization")
 
 
 def _verdict(places: list[Place], what: str, advice: str, ok: str) -> Result:
@@ -68,7 +92,7 @@ def _verdict(places: list[Place], what: str, advice: str, ok: str) -> Result:
 @check("secret-not-in-url", "MUST", "RFC6749-2.3.1", "the client secret never appears in a URL")
 def _secret_url(obs: Observation) -> Result:
     return _verdict(
-        _places(obs, "secret", urls=True),
+        _places(obs, "secret", _in_url),
         "the client secret",
         "URLs end up in logs, proxies and browser history; send the secret only in the token "
         "request's body (or its Basic header)",
@@ -77,11 +101,11 @@ def _secret_url(obs: Observation) -> Result:
 
 
 @check("secret-not-in-api-request", "MUST", "partner §2",
-       "the client secret never reaches the API, and travels only in the token request's body "
-       "or Basic header")
+       "the client secret never reaches the API or any other endpoint, and travels only in "
+       "the token request's body or Basic header")
 def _secret_api(obs: Observation) -> Result:
     return _verdict(
-        _places(obs, "secret", urls=False),
+        _places(obs, "secret", _secret_misplaced),
         "the client secret",
         "the secret belongs in the token request's body (or its Basic header) only; the API "
         "gets the access token",
@@ -92,10 +116,23 @@ def _secret_api(obs: Observation) -> Result:
 @check("token-not-in-url", "SHOULD", "RFC6750-2.3", "an access token is never sent in a URL")
 def _token_url(obs: Observation) -> Result:
     return _verdict(
-        _places(obs, "token", urls=True),
+        _places(obs, "token", _in_url),
         "an access token",
         "send it in the Authorization header (RFC 6750 §2.1); URLs are logged",
         "no URL carried a token",
+    )
+
+
+@check("token-only-in-authorization", "SHOULD", "RFC6750-2.1",
+       "an access token travels only in the Authorization header of API calls (not in a "
+       "cookie, another header, a body, or a request to the token endpoint or elsewhere)")
+def _token_elsewhere(obs: Observation) -> Result:
+    return _verdict(
+        _places(obs, "token", _token_misplaced),
+        "an access token",
+        "send it only as `Authorization: Bearer <token>` to the API (RFC 6750 §2.1); other "
+        "headers, cookies and bodies are logged and cached, and other endpoints need no token",
+        "tokens travelled only in API calls' Authorization headers",
     )
 
 

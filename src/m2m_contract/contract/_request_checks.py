@@ -6,6 +6,7 @@ Clauses: "partner §1/§2" is the partner document (client-credentials-auth-flow
 
 from __future__ import annotations
 
+from .._text import counted
 from ._catalogue import Result, check, each, failed, nothing, passed
 from ._model import Observation, TokenCall
 from ._scope import scope_problem, scope_tokens
@@ -16,7 +17,7 @@ from ._scope import scope_problem, scope_tokens
 @check("token-request-method", "MUST", "RFC6749-3.2", "token requests use POST")
 def _method(obs: Observation) -> Result:
     bad = [
-        (c, f"sent with {c.method}; the token endpoint takes POST")
+        (c, f"sent with {obs.shown(c.method, 20)}; the token endpoint takes POST")
         for c in obs.token_calls
         if c.method != "POST"
     ]
@@ -31,18 +32,56 @@ def _method(obs: Observation) -> Result:
 )
 def _path(obs: Observation) -> Result:
     # Discovery and the JWKS are the tenant's own documents: reading them is fine.
-    stray = [c for c in obs.other_calls if c.kind == "other"]
+    stray = [c for c in obs.other_calls if c.kind in ("other", "admin")]
     if stray:
         call = stray[0]
         more = f" (and {len(stray) - 1} more)" if len(stray) > 1 else ""
         return failed(
-            f"a request went to {call.method} {call.path}{more}, which is no route of the "
+            f"a request went to {obs.shown(f'{call.method} {call.path}')}{more}, which is no "
+            "route of the "
             "tenant; the token endpoint is POST /oauth/token (M2M_TOKEN_URL)",
             *(c.seq for c in stray),
         )
     if not obs.token_calls:
         return nothing("the client made no token request")
     return passed("every request went to /oauth/token or the API")
+
+
+@check(
+    "journal-complete",
+    "MUST",
+    "m2m-contract",
+    "every request the client sent was recorded whole, so the other checks saw all of it",
+)
+def _journal(obs: Observation) -> Result:
+    lost = []
+    if obs.dropped:
+        lost.append(
+            f"{counted(obs.dropped, 'earlier exchange')} dropped out of the journal (it keeps "
+            "10,000 exchanges or 64 MiB)"
+        )
+    if obs.unjournaled:
+        lost.append(
+            f"{counted(obs.unjournaled, 'request')} read but never recorded (abandoned half "
+            "sent, or refused at the connection limit)"
+        )
+    if obs.cut:
+        _, parts = obs.cut[0]
+        what = ", ".join(p.removeprefix("request.") for p in parts)
+        more = f" (and {len(obs.cut) - 1} more)" if len(obs.cut) > 1 else ""
+        lost.append(
+            f"a request's {what} cut at the emulator's limit (32 KiB for the request line and "
+            f"headers, the body limit for a body){more}"
+        )
+    if lost:
+        return failed(
+            "the emulator could not keep everything the client sent: "
+            + "; ".join(lost)
+            + ". The other checks judged only what was kept, so this run proves nothing about "
+            "the rest; a client under test sends a few small requests",
+            *(seq for seq, _ in obs.cut),
+        )
+    return passed("every request was recorded whole")
 
 
 @check(
@@ -53,7 +92,11 @@ def _path(obs: Observation) -> Result:
 )
 def _encoding(obs: Observation) -> Result:
     bad = [
-        (c, f"body is not parseable JSON or form data (Content-Type {c.content_type or 'none'!r})")
+        (
+            c,
+            "body is not parseable JSON or form data (Content-Type "
+            f"{obs.shown(c.content_type) if c.content_type else 'none'})",
+        )
         for c in obs.token_calls
         if c.encoding in ("other", "none")
     ]
@@ -112,7 +155,7 @@ def _repeats(obs: Observation) -> Result:
         names = [k for k, _ in c.pairs]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            bad.append((c, f"repeats {', '.join(repeated)}"))
+            bad.append((c, f"repeats {', '.join(obs.shown(n, 40) for n in repeated)}"))
     return each(obs.token_calls, "token request", bad, "named each parameter once")
 
 
@@ -121,7 +164,7 @@ def _repeats(obs: Observation) -> Result:
 )
 def _grant_type(obs: Observation) -> Result:
     bad = [
-        (c, f"grant_type is {c.param('grant_type')!r}; expected 'client_credentials'")
+        (c, f"grant_type is {obs.shown(c.param('grant_type'))}; expected 'client_credentials'")
         for c in obs.token_calls
         if c.values("grant_type") and c.param("grant_type") != "client_credentials"
     ]
@@ -185,7 +228,7 @@ def _scope_config(obs: Observation) -> Result:
     for c in obs.token_calls:
         sent = set(scope_tokens(c.param("scope")))
         if sent != wanted:
-            asked = f"asks for {' '.join(sorted(sent))!r}" if sent else "sends no scope"
+            asked = f"asks for {obs.shown(c.param('scope'))}" if sent else "sends no scope"
             bad.append((c, f"{asked}; M2M_SCOPE is {obs.settings.scope!r}: send exactly those"))
     return each(obs.token_calls, "token request", bad, "asked for the configured scopes")
 
@@ -199,7 +242,7 @@ def _scope_config(obs: Observation) -> Result:
 )
 def _omit_scope(obs: Observation) -> Result:
     bad = [
-        (c, f"sends scope {c.param('scope')!r} with no scope configured")
+        (c, f"sends scope {obs.shown(c.param('scope'))} with no scope configured")
         for c in obs.token_calls
         if c.values("scope") and c.param("scope") != ""
     ]
@@ -221,17 +264,10 @@ def _audience(obs: Observation) -> Result:
             bad.append((c, f"sends no audience; M2M_AUDIENCE is {wanted!r}: send it in every "
                         "token request, re-fetches included"))
         elif wanted and sent != wanted:
-            bad.append((c, f"sends audience {_shown(sent, obs)}; M2M_AUDIENCE is {wanted!r}"))
+            bad.append((c, f"sends audience {obs.shown(sent)}; M2M_AUDIENCE is {wanted!r}"))
         elif not wanted and sent not in (None, ""):
-            bad.append((c, f"sends audience {_shown(sent, obs)} though M2M_AUDIENCE is empty"))
+            bad.append((c, f"sends audience {obs.shown(sent)} though M2M_AUDIENCE is empty"))
     return each(obs.token_calls, "token request", bad, "sent the configured audience")
-
-
-def _shown(value: object, obs: Observation) -> str:
-    """A value the client sent, as a message shows it: redacted first, then cut."""
-    text = repr(value) if isinstance(value, str) else f"as a JSON {type(value).__name__}"
-    text = obs.known.redact(text)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @check(

@@ -18,6 +18,7 @@ import shlex
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,10 +42,18 @@ from ._scenarios import Scenario, Stage, other_origin_faults
 DEFAULT_TIMEOUT = 30.0
 CLIENT_ID = "m2m-contract-client"
 OUTPUT_CAP = 1 << 19  # bytes kept per stream: 1 MiB of output in all, head and tail
+_ABORT_POLL = 0.05  # seconds between looks at the abort event while waiting
+# A client holds its boot slot until its first request, or this long: one that hangs before
+# any request (or takes its time) must not keep the other scenarios from starting.
+BOOT_GRACE = 2.0
 
 
 class SetupError(Exception):
     """The client cannot be run at all (not found, not importable): a usage error, not a failure."""
+
+
+class ScenarioAborted(Exception):
+    """The whole run was aborted (Ctrl-C) before this scenario finished: nothing to judge."""
 
 
 class ClientRunner(Protocol):
@@ -136,6 +145,7 @@ def run_scenario(
     timeout: float = DEFAULT_TIMEOUT,
     stall_budget: float = STALL_BUDGET,
     boot: threading.Semaphore | None = None,
+    abort: threading.Event | None = None,
 ) -> Observation:
     """Serve a fresh emulator set up for `scenario`, run the client once, observe.
 
@@ -143,12 +153,20 @@ def run_scenario(
     from its first token request on (tests shorten it; verify never does). `boot`, when
     given, is held from the client's start to its first request: scenarios run side by side
     start their clients a few at a time, so that none waits on the CPU to begin its clock.
+    `abort` set (Ctrl-C) kills the client at once, or keeps it from starting: then
+    ScenarioAborted is raised, not an observation of a run cut short.
     """
     secret = secrets.token_urlsafe(24)
     emulator = Emulator(scenario.build_tenant(CLIENT_ID, secret, EXPIRY_TOLERANCE))
     other = Emulator(Tenant()) if scenario.other_origin else None
     with contextlib.ExitStack() as stack:
-        server = stack.enter_context(EmulatorServer(emulator, tls=tls or scenario.untrusted_tls))
+        # A random admin token the client never sees: its admin requests are refused, and
+        # journaled, like any request to a path of no route.
+        server = stack.enter_context(
+            EmulatorServer(
+                emulator, tls=tls or scenario.untrusted_tls, admin_token=secrets.token_urlsafe(32)
+            )
+        )
         ca_bundle = str(server.ca_bundle) if server.ca_bundle else None
         if scenario.untrusted_tls:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="m2m-contract-ca-"))
@@ -157,7 +175,8 @@ def run_scenario(
         if other is not None:
             for fault in other_origin_faults():
                 other.add_fault(fault)
-            stage = Stage(emulator, stack.enter_context(EmulatorServer(other)).base_url)
+            foreign = EmulatorServer(other, admin_token=secrets.token_urlsafe(32))
+            stage = Stage(emulator, stack.enter_context(foreign).base_url)
         for fault in scenario.faults(stage):
             emulator.add_fault(fault)
         settings = ProtocolSettings(
@@ -173,18 +192,29 @@ def run_scenario(
             ca_bundle=ca_bundle,
         )
         scan = _LeakScan(settings, emulator)
-        stack.enter_context(_booting(emulator, boot))
+        stack.enter_context(_booting(emulator, boot, abort))
         if scenario.name == "token-endpoint-stall":
-            with _budget_from_first_token_request(emulator, stall_budget) as stop:
+            with _budget_from_first_token_request(emulator, stall_budget, abort) as stop:
                 outcome = runner.run(settings, timeout + stall_budget, stop, scan.feed)
             outcome = dataclasses.replace(outcome, limit=stall_budget)
         else:
-            outcome = runner.run(settings, timeout, on_output=scan.feed)
+            outcome = runner.run(settings, timeout, stop=abort, on_output=scan.feed)
+        if abort is not None and abort.is_set():
+            raise ScenarioAborted(scenario.name)
         outcome = dataclasses.replace(outcome, leaks=scan.leaks())
-    elsewhere = other.journal.snapshot() if other is not None else ()
+    journals = [emulator.journal] if other is None else [emulator.journal, other.journal]
     return observe(
-        scenario.name, settings, emulator.journal.snapshot(), outcome, elsewhere=elsewhere
+        scenario.name,
+        settings,
+        emulator.journal.snapshot(),
+        outcome,
+        elsewhere=other.journal.snapshot() if other is not None else (),
+        dropped=sum(j.dropped for j in journals),
+        unjournaled=sum(j.unjournaled for j in journals),
     )
+
+
+_LOOK_BACK = 256  # exchanges: more than the requests a client can have in flight at once
 
 
 class _LeakScan:
@@ -196,13 +226,20 @@ class _LeakScan:
         self.known = known_values(settings)
         self.emulator = emulator
         self.scanners = {"stdout": self.known.scanner(), "stderr": self.known.scanner()}
-        self._journaled = 0
+        self._appended = 0  # the journal's count when last read (it never goes down)
+        self._seen: set[int] = set()  # the sequence numbers read
+        self._last = 0
 
     def feed(self, stream: str, chunk: bytes) -> None:
-        if len(self.emulator.journal) != self._journaled:
-            exchanges = self.emulator.journal.snapshot()
-            self._journaled = len(exchanges)
-            for ex in exchanges:
+        journal = self.emulator.journal
+        if journal.appended != self._appended:
+            self._appended = journal.appended
+            # Numbered by one thread, appended after a later one by another: look back a little.
+            for ex in journal.page(since=max(0, self._last - _LOOK_BACK)):
+                if ex.seq in self._seen:
+                    continue
+                self._seen.add(ex.seq)
+                self._last = max(self._last, ex.seq)
                 token = _access_token(ex.response.body) if ex.kind == "token" else None
                 if token:
                     self.known.add("an access token", token, kind="token")
@@ -223,13 +260,24 @@ def _access_token(body: bytes) -> str | None:
 
 
 @contextlib.contextmanager
-def _booting(emulator: Emulator, boot: threading.Semaphore | None) -> Iterator[None]:
+def _booting(
+    emulator: Emulator, boot: threading.Semaphore | None, abort: threading.Event | None = None
+) -> Iterator[None]:
     """Hold a slot of `boot` until the emulator sees the client's first exchange (or the
-    run ends), so that clients starting side by side do not share the CPU while they start."""
+    run ends, or BOOT_GRACE passes), so that clients starting side by side do not share the
+    CPU while they start.
+    Waiting for a slot ends with ScenarioAborted once `abort` is set."""
     if boot is None:
+        if abort is not None and abort.is_set():
+            raise ScenarioAborted("aborted before it started")
         yield
         return
-    boot.acquire()
+    while not boot.acquire(timeout=_ABORT_POLL):
+        if abort is not None and abort.is_set():
+            raise ScenarioAborted("aborted before it started")
+    if abort is not None and abort.is_set():
+        boot.release()
+        raise ScenarioAborted("aborted before it started")
     done = threading.Event()
     released = threading.Lock()
 
@@ -238,7 +286,8 @@ def _booting(emulator: Emulator, boot: threading.Semaphore | None) -> Iterator[N
             boot.release()
 
     def watch() -> None:
-        while not done.is_set() and not len(emulator.journal):
+        until = time.monotonic() + BOOT_GRACE
+        while not done.is_set() and not len(emulator.journal) and time.monotonic() < until:
             done.wait(0.01)
         release()
 
@@ -254,15 +303,22 @@ def _booting(emulator: Emulator, boot: threading.Semaphore | None) -> Iterator[N
 
 @contextlib.contextmanager
 def _budget_from_first_token_request(
-    emulator: Emulator, budget: float
+    emulator: Emulator, budget: float, abort: threading.Event | None = None
 ) -> Iterator[threading.Event]:
-    """An event set `budget` seconds after the emulator's first token request arrived."""
+    """An event set `budget` seconds after the emulator's first token request arrived, or
+    as soon as `abort` is set."""
     stop, done = threading.Event(), threading.Event()
 
+    def aborted() -> bool:
+        return abort is not None and abort.is_set()
+
     def watch() -> None:
-        while not done.is_set() and not emulator.journal.token_requests():
+        while not done.is_set() and not aborted() and not emulator.journal.token_requests():
             done.wait(0.02)
-        if not done.wait(budget):
+        until = time.monotonic() + budget
+        while not done.is_set() and not aborted() and (left := until - time.monotonic()) > 0:
+            done.wait(min(_ABORT_POLL, left))
+        if not done.is_set():
             stop.set()
 
     watcher = threading.Thread(target=watch, name="m2m-stall-budget", daemon=True)

@@ -14,11 +14,13 @@ from ..contract import STALL_BUDGET
 from ..emulator import DEFAULT_AUDIENCE, Emulator, Fault, Tenant, default_tenant
 
 ALL_SCOPES = "read:members read:appointments write:transactions"
-# Expiry-type scenarios: 2 s tokens and four calls 1.5 s apart. The last call comes at least
-# 4.5 s after the token was issued: 2.5 s past expiry, beyond the 2 s tolerance, so a client
-# that ignores expiry is caught on every run, while no correct client is judged in between.
+# Expiry-type scenarios: 2 s tokens and five calls 1.5 s apart. The fourth call comes at least
+# 4.5 s after the token was issued (a slow run only makes it later): 2.5 s past expiry, beyond
+# the 2 s tolerance, so a client that ignores expiry is caught on every run, and is refused by
+# the API by its fourth call at the latest, so the fifth shows, on every run, what it does with
+# a refused token. No correct client is judged in between.
 SHORT_LIFETIME = 2
-EXPIRY_CALLS, EXPIRY_INTERVAL_MS = 4, 1500
+EXPIRY_CALLS, EXPIRY_INTERVAL_MS = 5, 1500
 # concurrent-calls: the token endpoint answers after this long, so the 8 calls overlap it.
 SLOW_TOKEN = 0.2
 RATE_LIMIT_RETRY_AFTER = 2
