@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import logging.config
 import signal
 import socket
 import tempfile
@@ -13,6 +15,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 
 import uvicorn
+import uvicorn.config
 
 from .._net import is_loopback
 from ._admin import AdminAccess
@@ -83,13 +86,32 @@ class _Uvicorn(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+_LOGGING_LOCK = threading.Lock()
+_logging_configured = False
+
+
+def _configure_logging_once() -> None:
+    """uvicorn's logging setup, once per process. uvicorn.Config runs dictConfig each time
+    it is made; made from many threads at once (verify starts emulators side by side) while
+    running servers log, that deadlocks inside the logging module (dictConfig holds its
+    module lock and waits for a handler's lock, held by a server thread that waits for the
+    module lock), and the run hangs for ever."""
+    global _logging_configured
+    with _LOGGING_LOCK:
+        if not _logging_configured:
+            logging.config.dictConfig(copy.deepcopy(uvicorn.config.LOGGING_CONFIG))
+            _logging_configured = True
+
+
 def uvicorn_config(
     app: EmulatorApp, tls: TLSFiles | None, log_level: str = "warning", loop: str = "auto"
 ) -> uvicorn.Config:
     """uvicorn's settings for the emulator's HTTP door, loaded (TLS context included)."""
     limits = app.limits
+    _configure_logging_once()
     config = uvicorn.Config(
         app,
+        log_config=None,  # configured once above: never again from this thread
         http=app.protocol,
         loop=loop,
         ws="none",  # an upgrade request reaches the app as HTTP, which refuses it
