@@ -262,9 +262,17 @@ class KeySet:
 _PEM_BLOCK = re.compile(rb"-----BEGIN [A-Z ]+-----.+?-----END [A-Z ]+-----", re.DOTALL)
 
 
-@functools.lru_cache(maxsize=2)
+_SHARED: dict[int, SigningKey] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 def _shared_key(slot: int) -> SigningKey:
-    return SigningKey.generate()
+    # One generation per slot: emulators starting side by side wait for it rather than each
+    # generating its own (lru_cache would let every thread generate at once).
+    with _SHARED_LOCK:
+        if slot not in _SHARED:
+            _SHARED[slot] = SigningKey.generate()
+        return _SHARED[slot]
 
 
 def shared_keys() -> KeySet:
