@@ -49,8 +49,35 @@ def _overall(run: Json) -> str:
     failed = sum(1 for s in scenarios if s["verdict"] == "FAIL")
     warned = sum(1 for s in scenarios if s["verdict"] == "warn")
     if failed:
-        return f"**FAIL** in {failed} scenario(s)" + (f", warn in {warned}" if warned else "")
-    return f"passes, warn in {warned} scenario(s)" if warned else "passes clean"
+        return f"**FAIL** in {_in_scenarios(failed)}" + (f", warn in {warned}" if warned else "")
+    return f"passes, warn in {_in_scenarios(warned)}" if warned else "passes clean"
+
+
+def _headline(adapters: Json, runs: dict[str, dict[str, Json]]) -> str:
+    """How many defaults and fixes pass, and the scenarios their defaults fail most often."""
+
+    def failing(run: Json) -> list[str]:
+        if "error" in run:
+            return ["(could not run)"]
+        return [n for n, s in run["scenarios"].items() if s["verdict"] == "FAIL"]
+
+    defaults = [runs[name]["default"] for name in adapters]
+    fixes = [runs[name]["fix"] for name in adapters if "fix" in runs[name]]
+    common: dict[str, int] = {}
+    for run in defaults:
+        for scenario in failing(run):
+            common[scenario] = common.get(scenario, 0) + 1
+    top = sorted(common.items(), key=lambda item: (-item[1], item[0]))[:3]
+    most = ", ".join(f"`{scenario}` ({count} of {len(defaults)})" for scenario, count in top)
+    return (
+        f"**{sum(not failing(r) for r in defaults)} of {len(defaults)}** libraries pass with "
+        f"their documented defaults; **{sum(not failing(r) for r in fixes)} of {len(fixes)}** "
+        f"pass with their fix. The scenarios defaults fail most often: {most or 'none'}."
+    )
+
+
+def _in_scenarios(count: int) -> str:
+    return f"{count} scenario{'' if count == 1 else 's'}"
 
 
 def _production(notes: Json, check_id: str, missing: set[str]) -> str:
@@ -197,6 +224,8 @@ def render(results: Json, notes: Json, results_path: str) -> str:
         str(notes["page"]["intro"]).strip(),
         "",
         "## At a glance",
+        "",
+        _headline(adapters, runs),
         "",
         "| library | default | fix (`M2M_ADAPTER_FIX=1`) |",
         "|---|---|---|",

@@ -151,6 +151,10 @@ def _m2m_contract(option: str | None) -> str:
         found = str(HERE.parent / ".venv" / "bin" / "m2m-contract")
     if found is None:
         raise Failure("m2m-contract is not on PATH; give its path with --m2m-contract")
+    if os.sep in found:  # verify runs in examples/: a relative path must not change meaning
+        found = str(Path(found).resolve())
+    if not os.access(found, os.X_OK):
+        raise Failure(f"{found} is not an executable m2m-contract; give it with --m2m-contract")
     return found
 
 
@@ -175,7 +179,9 @@ def run(m2m_option: str | None, only: list[str], extra: list[str], jobs: int, ou
         entry = run_one(m2m, *job, extra)
         verdicts = {s: v["verdict"] for s, v in entry.get("scenarios", {}).items()}
         failed = [s for s, v in verdicts.items() if v == "FAIL"]
-        state = entry.get("error", "").splitlines()[-1:] or [f"{len(failed)} scenario(s) FAIL"]
+        state = entry.get("error", "").splitlines()[-1:] or [
+            f"{len(failed)} scenario{'' if len(failed) == 1 else 's'} FAIL"
+        ]
         print(
             f"{entry['adapter']:>18} {entry['configuration']:<7} {entry['seconds']:5.1f} s  "
             f"{state[0]}{': ' + ', '.join(failed) if failed else ''}",
