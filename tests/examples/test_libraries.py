@@ -132,3 +132,18 @@ def test_the_stored_results_cover_every_adapter_in_every_configuration_and_scena
         assert set(runs[(name, "default")]["scenarios"]) == set(SCENARIOS), name
         if adapter.get("fix", True):
             assert (name, "fix") in runs, name
+
+
+def test_the_headline_counts_passing_defaults_and_fixes_and_names_the_commonest_failures() -> None:
+    ok = {"happy-path": {"verdict": "ok", "failures": [], "warnings": []}}
+    expiry = {"expiry": {"verdict": "FAIL", "failures": [], "warnings": []}}
+    both = {**expiry, "scope-list": {"verdict": "FAIL", "failures": [], "warnings": []}}
+    runs = {
+        "a": {"default": {"scenarios": both}, "fix": {"scenarios": ok}},
+        "b": {"default": {"scenarios": expiry}, "fix": {"scenarios": expiry}},
+        "c": {"default": {"scenarios": ok}},
+    }
+    line = _libraries_page._headline({"a": {}, "b": {}, "c": {}}, runs)
+    assert line.startswith("**1 of 3** libraries pass with their documented defaults; "
+                           "**1 of 2** pass with their fix.")
+    assert line.endswith("`expiry` (2 of 3), `scope-list` (1 of 3).")
