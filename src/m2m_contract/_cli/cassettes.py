@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..live import check_cassettes, check_file
-
 DESCRIPTION = """\
 Search every file under DIR (default: cassettes), or the one file DIR names, for what the
 live suite's scrubber removes before writing: secrets and tokens under secret or token keys
@@ -47,6 +45,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _check(args: argparse.Namespace) -> int:
+    from ..live import check_cassettes, check_file  # here: other commands need none of it
+
     target = Path(args.directory)
     if target.is_file():
         findings, count = check_file(target), 1

@@ -11,8 +11,6 @@ import os
 import sys
 from collections.abc import Mapping
 
-from ..client import ClientCredentials, ClientCredentialsError, run_protocol
-
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register both subcommands on the `m2m-contract` parser."""
@@ -83,10 +81,14 @@ def _add_reference_client(sub: argparse._SubParsersAction[argparse.ArgumentParse
 
 
 def _reference_client(args: argparse.Namespace) -> int:
+    from ..client import run_protocol  # imported by the commands that use it, only
+
     return run_protocol(os.environ)
 
 
 def _token(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
+    from ..client import ClientCredentials, ClientCredentialsError
+
     environment = os.environ if env is None else env
     try:
         secret = _secret(args.client_secret_file, environment)

@@ -282,6 +282,7 @@ def run(args: argparse.Namespace) -> int:
         "--import-mode=importlib",
         "-p", "no:terminal",
         "-p", "no:cacheprovider",
+        "-p", "no:unraisableexception",  # its gc.collect() passes cost 0.2 s, for no verdict
         "-p", "m2m_contract.pytest_plugin",
         "-W", "ignore",  # a partner's warnings are not the verdict
     ]
