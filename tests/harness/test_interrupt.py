@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from m2m_contract.harness import SCENARIOS, CommandRunner, ConformanceSession, Options, run_scenario
-from m2m_contract.harness._runner import ScenarioAborted
+from m2m_contract.harness._runner import BootSlots, ScenarioAborted
 
 from .test_process import survivors, within
 
@@ -65,7 +65,7 @@ def test_an_abort_keeps_a_scenario_waiting_to_boot_from_starting(
     with pytest.raises(ScenarioAborted):
         within(30, lambda: run_scenario(
             SCENARIOS["happy-path"], runner(mark, f"touch {ran}"),
-            boot=threading.Semaphore(0), abort=abort,  # no slot ever frees
+            boot=BootSlots(0), abort=abort,  # no slot ever frees
         ))
     assert not ran.exists()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
 import json
 import os
 import secrets
@@ -144,7 +145,8 @@ def run_scenario(
     tls: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     stall_budget: float = STALL_BUDGET,
-    boot: threading.Semaphore | None = None,
+    boot: BootSlots | None = None,
+    rank: int = 0,
     abort: threading.Event | None = None,
 ) -> Observation:
     """Serve a fresh emulator set up for `scenario`, run the client once, observe.
@@ -152,7 +154,8 @@ def run_scenario(
     The client is given `timeout` seconds; in token-endpoint-stall, `stall_budget` seconds
     from its first token request on (tests shorten it; verify never does). `boot`, when
     given, is held from the client's start to its first request: scenarios run side by side
-    start their clients a few at a time, so that none waits on the CPU to begin its clock.
+    start their clients a few at a time, so that none waits on the CPU to begin its clock,
+    in order of `rank`.
     `abort` set (Ctrl-C) kills the client at once, or keeps it from starting: then
     ScenarioAborted is raised, not an observation of a run cut short.
     """
@@ -192,7 +195,7 @@ def run_scenario(
             ca_bundle=ca_bundle,
         )
         scan = _LeakScan(settings, emulator)
-        stack.enter_context(_booting(emulator, boot, abort))
+        stack.enter_context(_booting(emulator, boot, rank, abort))
         if scenario.name == "token-endpoint-stall":
             with _budget_from_first_token_request(emulator, stall_budget, abort) as stop:
                 outcome = runner.run(settings, timeout + stall_budget, stop, scan.feed)
@@ -259,9 +262,46 @@ def _access_token(body: bytes) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
+class BootSlots:
+    """Start-up slots for clients run side by side, given in order of rank (lowest first),
+    not to whichever thread asks first: the scenarios that wait longest on the clock are
+    ranked first, so they start first and the short ones run in their waits."""
+
+    def __init__(self, count: int) -> None:
+        self._free = count
+        self._waiting: list[int] = []
+        self._changed = threading.Condition()
+
+    def acquire(self, rank: int, abort: threading.Event | None = None) -> bool:
+        """Wait for a slot until every lower rank has one; False once `abort` is set."""
+        with self._changed:
+            heapq.heappush(self._waiting, rank)
+            try:
+                while not (self._free > 0 and self._waiting[0] == rank):
+                    if abort is not None and abort.is_set():
+                        return False
+                    self._changed.wait(_ABORT_POLL)
+                if abort is not None and abort.is_set():
+                    return False
+                self._free -= 1
+                return True
+            finally:
+                self._waiting.remove(rank)
+                heapq.heapify(self._waiting)
+                self._changed.notify_all()
+
+    def release(self) -> None:
+        with self._changed:
+            self._free += 1
+            self._changed.notify_all()
+
+
 @contextlib.contextmanager
 def _booting(
-    emulator: Emulator, boot: threading.Semaphore | None, abort: threading.Event | None = None
+    emulator: Emulator,
+    boot: BootSlots | None,
+    rank: int = 0,
+    abort: threading.Event | None = None,
 ) -> Iterator[None]:
     """Hold a slot of `boot` until the emulator sees the client's first exchange (or the
     run ends, or BOOT_GRACE passes), so that clients starting side by side do not share the
@@ -272,11 +312,7 @@ def _booting(
             raise ScenarioAborted("aborted before it started")
         yield
         return
-    while not boot.acquire(timeout=_ABORT_POLL):
-        if abort is not None and abort.is_set():
-            raise ScenarioAborted("aborted before it started")
-    if abort is not None and abort.is_set():
-        boot.release()
+    if not boot.acquire(rank, abort):
         raise ScenarioAborted("aborted before it started")
     done = threading.Event()
     released = threading.Lock()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from .._secrets import redact
 from ..contract import CATALOGUE, STALL_BUDGET, Check, Observation, checks_of
 from ..report import CaseResult, ScenarioRun, diagram, ending, evidence, last_lines
-from ._runner import DEFAULT_TIMEOUT, ClientRunner, run_scenario
+from ._runner import DEFAULT_TIMEOUT, BootSlots, ClientRunner, run_scenario
 from ._scenarios import SCENARIOS
 
 MAX_PARALLEL = 32  # every scenario at once: the longest ones wait on the clock, not the CPU
@@ -104,6 +104,7 @@ class ConformanceSession:
         self.progress = progress
         self._lock = threading.Lock()
         self._observations: dict[str, Observation] = {}
+        self._runs: dict[str, ScenarioRun] = {}
         self.abort = threading.Event()  # set: stop every client now (Ctrl-C)
         self.unfinished = 0  # scenarios an abort left without an observation
 
@@ -114,7 +115,7 @@ class ConformanceSession:
             if not todo:
                 return
             todo.sort(key=lambda s: FIRST.index(s) if s in FIRST else len(FIRST))
-            boot = threading.Semaphore(BOOTING)
+            boot = BootSlots(BOOTING)
             pool = ThreadPoolExecutor(
                 max_workers=min(MAX_PARALLEL, len(todo)), thread_name_prefix="m2m-scenario"
             )
@@ -128,9 +129,10 @@ class ConformanceSession:
                         timeout=self.options.timeout,
                         stall_budget=self.options.stall_budget,
                         boot=boot,
+                        rank=rank,
                         abort=self.abort,
                     ): name
-                    for name in todo
+                    for rank, name in enumerate(todo)
                 }
                 for done, future in enumerate(as_completed(futures), 1):
                     self._observations[futures[future]] = future.result()
@@ -178,7 +180,10 @@ class ConformanceSession:
         return [self.judge(s, c) for s, c in cases(names, self.options.profile)]
 
     def run_of(self, scenario: str) -> ScenarioRun:
-        return scenario_run(self.observation(scenario))
+        run = self._runs.get(scenario)
+        if run is None:  # once per scenario: every check of it carries the same run
+            run = self._runs[scenario] = scenario_run(self.observation(scenario))
+        return run
 
     def judge(self, scenario: str, check_id: str) -> CaseResult:
         check: Check[Observation] = CATALOGUE[check_id]
