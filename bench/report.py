@@ -218,8 +218,13 @@ def measure_tests() -> None:
         "summary": last[-1].strip("= ") if last else "no summary line",
         "machine": {"nproc": os.cpu_count(), "python": platform.python_version()},
     }
+    failed = [x.split()[1] for x in done.stdout.splitlines() if x.startswith(("FAILED ", "ERROR "))]
+    if failed:
+        result["failed"] = failed
     (RESULTS / "test_time.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"report: test run took {wall:.0f} s: {result['summary']}")
+    for test in failed:
+        print(f"report: failed: {test}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-SOURCES = ("emulator_http", "client", "verify_time", "soak", "test_time")
+SOURCES = ("emulator_http", "client", "verify_time", "flips", "soak", "test_time")
 EMULATOR, NOCACHE, PEER = "m2m-contract", "m2m-contract (no sig. cache)", "oauth2-mock-server"
 PLAIN, FALLBACK = "m2m-contract, plain install", "m2m-contract, no httptools or uvloop"
 Results = dict[str, dict[str, Any]]
@@ -90,9 +90,10 @@ from `bench/results/*.json`:
 | 4 min |
 | `.venv/bin/python bench/client_bench.py` | `client.json` | 1 min |
 | `.venv/bin/python bench/verify_time.py` | `verify_time.json` | 2 min |
+| `.venv/bin/python bench/flips.py --runs 5 --load` | `flips.json` | 3 min |
 | `.venv/bin/python bench/soak.py` (`--duration 60`) | `soak.json` | 75 s |
 | `.venv/bin/python bench/report.py --measure-tests` (times `.venv/bin/pytest -n 2 -q`) \
-| `test_time.json` | 2-3 min |
+| `test_time.json` | 4 min |
 
 `bench/report.py` writes this page and [benchmarks-emulator.md](benchmarks-emulator.md)
 (the emulator's method and every round), both from the results alone.
@@ -248,12 +249,23 @@ def suite(res: Results) -> list[str]:
             for name, v in verify["verify"].items()
         ]
         out += [
-            f"`m2m-contract verify`, all 14 scenarios, {verify['rounds']} rounds "
+            f"`m2m-contract verify`, all {len(verify['breakdown_reference_client_py_s']) - 1} "
+            f"scenarios, {verify['rounds']} rounds "
             "(target: the reference client under 10 s):",
             "",
         ]
         out += table(["client", "median s", "min s", "max s"], rows)
         out += [f"CLI start-up (`m2m-contract --version`): {verify['cli_startup_s']:.2f} s.", ""]
+    flips = res.get("flips")
+    if flips:
+        out += [
+            f"The flip-finder (`bench/flips.py --runs {flips['runs']}"
+            f"{' --load' if flips['load'] else ''}`): {flips['clients']} clients (the mutant "
+            f"corpus and the good clients), {flips['verdicts_per_run']} verdicts per run, "
+            f"**{len(flips['flips'])} flips** in {flips['runs']} runs "
+            f"({flips['seconds']:.0f} s{', both cores spinning' if flips['load'] else ''}).",
+            "",
+        ]
     if tests:
         out += [
             f"The repository's whole test run, `{tests['command']}`: "
@@ -396,6 +408,15 @@ def summary(res: Results) -> list[str]:
                 "`m2m-contract verify` (reference client) under 10 s",
                 f"{ref['median_s']:.1f} s",
                 yes(ref["median_s"] < 10),
+            ]
+        )
+    if "flips" in res:
+        f = res["flips"]
+        rows.append(
+            [
+                "the same verdict on every run (flip-finder, whole corpus)",
+                f"{len(f['flips'])} flips in {f['runs']} runs",
+                yes(not f["flips"] and f["runs"] >= 5),
             ]
         )
     if "test_time" in res:

@@ -22,6 +22,7 @@ step bash bench/setup_peers.sh
 step "$PY" bench/emulator_http.py
 step "$PY" bench/client_bench.py
 step "$PY" bench/verify_time.py
+step "$PY" bench/flips.py --runs 5 --load
 step "$PY" bench/soak.py
 step "$PY" bench/report.py --measure-tests
 exit "$status"
