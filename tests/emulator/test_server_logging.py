@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from m2m_contract.emulator import Emulator, EmulatorServer
-from m2m_contract.emulator import _server
+from m2m_contract.emulator import Emulator, EmulatorServer, _server
 
 from .conftest import token_body
 
