@@ -92,17 +92,6 @@ class Conformance:
 STATE = pytest.StashKey[Conformance]()
 
 
-class Preset:
-    """Hands a ready Conformance to the plugin (how `m2m-contract verify` runs pytest)."""
-
-    def __init__(self, conformance: Conformance) -> None:
-        self.conformance = conformance
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.stash[STATE] = self.conformance
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("m2m-contract", "m2m-contract conformance")
     add = group.addoption
@@ -364,4 +353,4 @@ def m2m_tls_server(m2m_emulator: Emulator) -> Iterator[EmulatorServer]:
         yield server
 
 
-__all__ = ["STATE", "Conformance", "Preset", "check_case"]
+__all__ = ["STATE", "Conformance", "check_case"]

@@ -11,14 +11,11 @@ error (a variable missing, unless --optional; a bad option or path).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-SUITE_DIR = Path(__file__).parents[1] / "suite"
-ISOLATION = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+from ._suite import run_suite
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,25 +49,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(run=run)
 
 
-@contextlib.contextmanager
-def _isolated() -> Iterator[None]:
-    saved = {name: os.environ.pop(name) for name in ISOLATION if name in os.environ}
-    autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    try:
-        yield
-    finally:
-        os.environ.update(saved)
-        if autoload is None:
-            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = autoload
-
-
 def run(args: argparse.Namespace) -> int:
     import pytest
 
-    from ..live.pytest_plugin import OPTIONAL, Live, Preset, settings
+    from ..live.pytest_plugin import OPTIONAL, STATE, Live, settings
     from ..report import Outputs, ReportPathError, checked_path, render_terminal
     from ..report._write import shown_path
     from ._output import emit, warn
@@ -106,20 +88,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"m2m-contract live: {live.skip.replace('--m2m-live-optional', '--optional')}",
                   file=sys.stderr)
             return 0
-    argv = [
-        str(SUITE_DIR / "test_live.py"),
-        "-c", str(SUITE_DIR / "pytest.ini"),
-        "--rootdir", str(SUITE_DIR),
-        "--confcutdir", str(SUITE_DIR),
-        "--import-mode=importlib",
-        "-p", "no:terminal",
-        "-p", "no:cacheprovider",
-        "-p", "no:unraisableexception",  # its gc.collect() passes cost 0.2 s, for no verdict
-        "-p", "m2m_contract.live.pytest_plugin",
-        "-W", "ignore",
-    ]
-    with _isolated():
-        code = pytest.main(argv, plugins=[Preset(live)])
+    code = run_suite("test_live.py", "m2m_contract.live.pytest_plugin", STATE, live)
     if live.error is not None:
         print(f"m2m-contract live: {live.error}", file=sys.stderr)
         return 1

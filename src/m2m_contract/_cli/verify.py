@@ -21,18 +21,17 @@ import math
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..contract import PROFILES
 from ._output import emit, warn
+from ._suite import run_suite
 
 if TYPE_CHECKING:
     from ..pytest_plugin import Conformance
 
-SUITE_DIR = Path(__file__).parents[1] / "suite"
-ISOLATION = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -232,41 +231,10 @@ def _progress() -> Callable[[int, int], None]:
     return show
 
 
-@contextlib.contextmanager
-def _isolated() -> Iterator[None]:
-    """No PYTEST_ADDOPTS, PYTEST_PLUGINS or autoloaded plugins while the suite runs."""
-    saved = {name: os.environ.pop(name) for name in ISOLATION if name in os.environ}
-    autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    try:
-        yield
-    finally:
-        os.environ.update(saved)
-        if autoload is None:
-            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = autoload
-
-
-@contextlib.contextmanager
-def _no_missing_streams() -> Iterator[None]:
-    """pytest needs sys.stdout and sys.stderr: with a descriptor closed (`2>&-`) Python has
-    None there, so lend it /dev/null for the run; None is back for the verdict."""
-    missing = [name for name in ("stdout", "stderr") if getattr(sys, name) is None]
-    with contextlib.ExitStack() as stack:
-        for name in missing:
-            setattr(sys, name, stack.enter_context(open(os.devnull, "w")))
-        try:
-            yield
-        finally:
-            for name in missing:
-                setattr(sys, name, None)
-
-
 def run(args: argparse.Namespace) -> int:
     import pytest
 
-    from ..pytest_plugin import Preset
+    from ..pytest_plugin import STATE
     from ..report import visible
 
     try:
@@ -274,20 +242,7 @@ def run(args: argparse.Namespace) -> int:
     except _Usage as exc:
         warn(f"m2m-contract verify: {visible(str(exc))}")
         return 2
-    argv = [
-        str(SUITE_DIR / "test_conformance.py"),
-        "-c", str(SUITE_DIR / "pytest.ini"),
-        "--rootdir", str(SUITE_DIR),
-        "--confcutdir", str(SUITE_DIR),  # no conftest.py of the user's (or ours) above it
-        "--import-mode=importlib",
-        "-p", "no:terminal",
-        "-p", "no:cacheprovider",
-        "-p", "no:unraisableexception",  # its gc.collect() passes cost 0.2 s, for no verdict
-        "-p", "m2m_contract.pytest_plugin",
-        "-W", "ignore",  # a partner's warnings are not the verdict
-    ]
-    with _isolated(), _no_missing_streams():
-        code = pytest.main(argv, plugins=[Preset(conformance)])
+    code = run_suite("test_conformance.py", "m2m_contract.pytest_plugin", STATE, conformance)
     if conformance.interrupted is not None or code == pytest.ExitCode.INTERRUPTED:
         left = conformance.interrupted
         what = (f"{left} scenario{'' if left == 1 else 's'} not finished" if left

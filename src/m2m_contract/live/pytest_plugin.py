@@ -59,17 +59,6 @@ class Live:
 STATE = pytest.StashKey[Live]()
 
 
-class Preset:
-    """Hands a ready Live to the plugin (how `m2m-contract live` runs pytest)."""
-
-    def __init__(self, live: Live) -> None:
-        self.live = live
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.stash[STATE] = self.live
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("m2m-contract-live", "m2m-contract live smoke test")
     group.addoption(
