@@ -17,18 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from ..report.test_write_targets import FULL, NULL, device
 from .test_verify_cli import CURL, ROOT, verify
 
-FULL, NULL = os.makedev(1, 7), os.makedev(1, 3)
 HAPPY = ("--scenario", "happy-path")
-
-
-def device(path: Path, number: int) -> Path:
-    try:
-        os.mknod(path, 0o666 | stat.S_IFCHR, number)
-    except PermissionError:
-        pytest.skip("making a device node needs CAP_MKNOD (root)")
-    return path
 
 
 def one_line(stderr: str) -> str:
