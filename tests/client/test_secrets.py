@@ -4,6 +4,7 @@ tracebacks or API requests."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import pickle
 import string
@@ -34,12 +35,7 @@ secrets_ = st.text(
     st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
     min_size=12, max_size=48,
 )
-# A token has a digit and a letter, as every real one does: hypothesis also tries the string
-# literals of the code under test, and a word such as "InvalidClientErr" is in the error
-# text because it is the error's name, not because a token leaked.
-tokens_ = st.text(string.ascii_letters + string.digits + "-._~+/", min_size=16, max_size=64).filter(
-    lambda t: any(c.isdigit() for c in t) and any(c.isalpha() for c in t)
-)
+tokens_ = st.text(string.ascii_letters + string.digits + "-._~+/", min_size=16, max_size=64)
 
 
 class Records(logging.Handler):
@@ -82,13 +78,11 @@ def _exception_texts(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc)) + _texts(exc, exc.args)
 
 
-@given(secret=secrets_, token=tokens_,
-       auth_method=st.sampled_from(["client_secret_post", "client_secret_basic"]),
-       encoding=st.sampled_from(["json", "form"]), asynchronous=st.booleans())
-def test_secret_and_token_never_show(
+def _everything_shown(
     secret: str, token: str, auth_method: Any, encoding: Any, asynchronous: bool
-) -> None:
-    assume(secret not in token)  # the token is in API requests by design; the secret never
+) -> tuple[str, str, Emulator]:
+    """All the client lets out in one life (logs, repr, str, vars, errors), the token it
+    fetched on the refetch, and the emulator that saw its requests."""
     clock = FakeClock()
     emu = Emulator(_tenant(secret), clock=clock)
     # The first "token" is the generated one; the API rejects it, so the client refetches.
@@ -118,9 +112,32 @@ def test_secret_and_token_never_show(
             wrong.get_token()
         shown.append(_exception_texts(caught.value))
     shown.extend(logs.lines)
-    everything = "\n".join(shown)
+    return "\n".join(shown), real.access_token, emu
+
+
+@functools.cache
+def _shown_anyway(auth_method: str, encoding: str, asynchronous: bool) -> str:
+    """What a life shows whatever the secret and token are (names, URLs, messages): hypothesis
+    also tries the string literals of the code, and one of those (`client_secre`, a class
+    name) is in this text because it is the code's, not because a value leaked."""
+    return _everything_shown("Cq7#control-secret", "ctl0token0", auth_method, encoding,
+                             asynchronous)[0]
+
+
+@given(secret=secrets_, token=tokens_,
+       auth_method=st.sampled_from(["client_secret_post", "client_secret_basic"]),
+       encoding=st.sampled_from(["json", "form"]), asynchronous=st.booleans())
+def test_secret_and_token_never_show(
+    secret: str, token: str, auth_method: Any, encoding: Any, asynchronous: bool
+) -> None:
+    assume(secret not in token)  # the token is in API requests by design; the secret never
+    anyway = _shown_anyway(auth_method, encoding, asynchronous)
+    assume(secret not in anyway and token not in anyway)
+    everything, real_token, emu = _everything_shown(
+        secret, token, auth_method, encoding, asynchronous
+    )
     assert secret not in everything
-    assert token not in everything and real.access_token not in everything
+    assert token not in everything and real_token not in everything
     for exchange in emu.journal.api_requests():
         request = exchange.request
         assert secret not in repr(request.headers) and secret not in request.query_string
